@@ -1,0 +1,145 @@
+// Package spec defines fleet.yaml: the one description of a fleet that both
+// the prompts and the fleet repository are generated from. Loading is
+// strict (unknown fields are errors), every error names the file, line and
+// field, and defaults are applied in one place (Default).
+package spec
+
+// APIVersion and Kind identify a fleet.yaml document.
+const (
+	APIVersion = "fleetgen.dev/v1alpha1"
+	Kind       = "Fleet"
+)
+
+// Fleet is the whole fleet.yaml document.
+type Fleet struct {
+	APIVersion string    `yaml:"apiVersion"`
+	Kind       string    `yaml:"kind"`
+	Metadata   Metadata  `yaml:"metadata"`
+	Spec       FleetSpec `yaml:"spec"`
+}
+
+// Metadata names the fleet.
+type Metadata struct {
+	// Name is a DNS-1123 label; it names the repository and prefixes labels.
+	Name string `yaml:"name"`
+}
+
+// FleetSpec is everything fleetgen needs to know about the fleet.
+type FleetSpec struct {
+	// Language of the default prompt printed by `fleetgen prompt`: es (default) or en.
+	Language string `yaml:"language,omitempty"`
+	// Context holds the prompt's inputs verbatim as the user writes them.
+	Context Context `yaml:"context"`
+	// Git is where the fleet repository is pushed and pulled from by Flux.
+	Git Git `yaml:"git"`
+	// Flux selects how Flux is installed and synced on every cluster.
+	Flux Flux `yaml:"flux,omitempty"`
+	// K3s settings shared by every node.
+	K3s K3s `yaml:"k3s,omitempty"`
+	// Hardware of a node, fleet-wide default; a region may override it.
+	Hardware Hardware `yaml:"hardware,omitempty"`
+	// Connectivity profile, fleet-wide default; a region may override it.
+	Connectivity string `yaml:"connectivity,omitempty"`
+	// Secrets: age recipients that may decrypt SOPS files, fleet-wide.
+	Secrets Secrets `yaml:"secrets,omitempty"`
+	// Apps are the workloads every cluster runs (apps/base/<name>).
+	Apps []App `yaml:"apps,omitempty"`
+	// Inventory is an optional CSV or YAML file, relative to fleet.yaml,
+	// listing clusters (name, region, labels, values) for large fleets.
+	Inventory string `yaml:"inventory,omitempty"`
+	// Regions each get an overlay and a bootstrap folder.
+	Regions []Region `yaml:"regions"`
+}
+
+// Context is the prompt's input, as typed by the user.
+type Context struct {
+	Environment   string `yaml:"environment"`
+	Hardware      string `yaml:"hardware"`
+	MainChallenge string `yaml:"mainChallenge"`
+	Scale         string `yaml:"scale,omitempty"` // defaults to a sentence built from the cluster count
+	// Basic prompt inputs; default to Hardware and MainChallenge.
+	DeviceType string `yaml:"deviceType,omitempty"`
+	Problem    string `yaml:"problem,omitempty"`
+}
+
+// Git is the repository Flux pulls from.
+type Git struct {
+	URL    string `yaml:"url"`
+	Branch string `yaml:"branch,omitempty"`
+	// SecretName is the Secret (created on the node by the provisioning
+	// script, never committed) holding the credentials to pull. Empty for a
+	// public repository.
+	SecretName string `yaml:"secretName,omitempty"`
+}
+
+// Flux install and sync settings.
+type Flux struct {
+	// Mode: "operator" (Flux Operator FluxInstance, default) or "bootstrap"
+	// (classic `flux bootstrap` layout with gotk-sync.yaml).
+	Mode string `yaml:"mode,omitempty"`
+	// Version of the Flux distribution, e.g. "2.9.x".
+	Version string `yaml:"version,omitempty"`
+	// Registry the Flux controller images are pulled from.
+	Registry string `yaml:"registry,omitempty"`
+	// OperatorChartVersion pins the flux-operator Helm chart installed at
+	// first boot.
+	OperatorChartVersion string `yaml:"operatorChartVersion,omitempty"`
+	// Components overrides the controllers the plan picks from the budget.
+	Components []string `yaml:"components,omitempty"`
+}
+
+// K3s settings.
+type K3s struct {
+	// Channel or exact version installed by the provisioning script and
+	// tracked by the upgrade plan (e.g. "v1.37" or "v1.37.1+k3s1").
+	Version string `yaml:"version,omitempty"`
+	// Datastore: "auto" (default: chosen from the hardware budget),
+	// "sqlite" or "etcd".
+	Datastore string `yaml:"datastore,omitempty"`
+}
+
+// Hardware describes one node. Zero fields inherit the fleet default.
+type Hardware struct {
+	Arch    string `yaml:"arch,omitempty"`    // amd64 | arm64
+	Memory  string `yaml:"memory,omitempty"`  // e.g. 2Gi, 4096Mi, 8G
+	CPUs    int    `yaml:"cpus,omitempty"`    // cores per node
+	Storage string `yaml:"storage,omitempty"` // sd | emmc | ssd | nvme
+	Nodes   int    `yaml:"nodes,omitempty"`   // nodes per cluster
+}
+
+// Secrets settings.
+type Secrets struct {
+	AgeRecipients []string `yaml:"ageRecipients,omitempty"`
+}
+
+// App is one workload deployed to every cluster of the fleet.
+type App struct {
+	Name      string `yaml:"name"`
+	Image     string `yaml:"image"`
+	Port      int    `yaml:"port,omitempty"`
+	Replicas  int    `yaml:"replicas,omitempty"`
+	CPU       string `yaml:"cpu,omitempty"`    // request, e.g. 50m
+	Memory    string `yaml:"memory,omitempty"` // request = limit, e.g. 64Mi
+	RunAsUser int64  `yaml:"runAsUser,omitempty"`
+	// WritablePaths get an emptyDir each (the root filesystem is read-only).
+	WritablePaths []string `yaml:"writablePaths,omitempty"`
+}
+
+// Region is a group of clusters sharing an overlay and bootstrap files.
+type Region struct {
+	Name string `yaml:"name"`
+	// Clusters lists cluster names; or use ClusterCount (+ ClusterPrefix)
+	// to get stable names <prefix>-0001, <prefix>-0002, ...
+	Clusters      []string `yaml:"clusters,omitempty"`
+	ClusterCount  int      `yaml:"clusterCount,omitempty"`
+	ClusterPrefix string   `yaml:"clusterPrefix,omitempty"`
+	// Overrides of the fleet defaults.
+	Hardware      *Hardware `yaml:"hardware,omitempty"`
+	Connectivity  string    `yaml:"connectivity,omitempty"`
+	AgeRecipients []string  `yaml:"ageRecipients,omitempty"`
+	// RegistryMirrors are hosts (host[:port]) that mirror the upstream
+	// registries for this region's nodes.
+	RegistryMirrors []string `yaml:"registryMirrors,omitempty"`
+	// Labels are added to every node (node-label) and object of the region.
+	Labels map[string]string `yaml:"labels,omitempty"`
+}

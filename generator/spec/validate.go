@@ -1,0 +1,434 @@
+package spec
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"filippo.io/age"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Limits that keep a typo from producing a million files.
+const (
+	MaxRegions      = 500
+	MaxClusters     = 100_000
+	MaxTextLen      = 2000 // a context value
+	MaxNodes        = 100
+	MinNodeMemoryMi = 512 // below the K3s agent minimum nothing can run
+)
+
+// Enumerations, exported for help texts and the budget.
+var (
+	Languages          = []string{"es", "en"}
+	FluxModes          = []string{"operator", "bootstrap"}
+	Datastores         = []string{"auto", "sqlite", "etcd"}
+	Arches             = []string{"amd64", "arm64"}
+	StorageKinds       = []string{"sd", "emmc", "ssd", "nvme"}
+	ConnectivityKinds  = []string{"always-on", "intermittent", "satellite", "air-gapped"}
+	FluxComponentNames = []string{"source-controller", "kustomize-controller", "helm-controller", "notification-controller", "image-reflector-controller", "image-automation-controller", "source-watcher"}
+)
+
+var (
+	fluxVersionRe = regexp.MustCompile(`^2\.(x|\d+\.(x|\d+))$`)
+	k3sVersionRe  = regexp.MustCompile(`^v1\.\d+(\.\d+\+k3s\d+)?$`)
+	chartVerRe    = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+	imageRe       = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+	varNameRe     = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]*$`)
+	registryRe    = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+)
+
+type validator struct {
+	l    *Loaded
+	errs Errors
+}
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{File: v.l.File, Line: v.l.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// line finds the line of field, or of its closest parent present in the file.
+func (l *Loaded) line(field string) int {
+	for f := field; f != ""; {
+		if n, ok := l.lines[f]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return 0
+}
+
+// Validate checks every field after defaults; problems are sorted by line.
+func (l *Loaded) Validate() Errors {
+	v := &validator{l: l}
+	f := &l.Fleet
+	s := &f.Spec
+	if f.APIVersion != APIVersion {
+		v.add("apiVersion", "must be %q, got %q", APIVersion, f.APIVersion)
+	}
+	if f.Kind != Kind {
+		v.add("kind", "must be %q, got %q", Kind, f.Kind)
+	}
+	v.dnsLabel("metadata.name", f.Metadata.Name)
+	v.oneOf("spec.language", s.Language, Languages)
+
+	v.text("spec.context.environment", s.Context.Environment, true)
+	v.text("spec.context.hardware", s.Context.Hardware, true)
+	v.text("spec.context.mainChallenge", s.Context.MainChallenge, true)
+	v.text("spec.context.scale", s.Context.Scale, false)
+	v.text("spec.context.deviceType", s.Context.DeviceType, false)
+	v.text("spec.context.problem", s.Context.Problem, false)
+
+	v.gitURL("spec.git.url", s.Git.URL)
+	if err := checkBranch(s.Git.Branch); err != nil {
+		v.add("spec.git.branch", "%v", err)
+	}
+	if s.Git.SecretName != "" {
+		v.dnsSubdomain("spec.git.secretName", s.Git.SecretName)
+	}
+
+	v.oneOf("spec.flux.mode", s.Flux.Mode, FluxModes)
+	if !fluxVersionRe.MatchString(s.Flux.Version) {
+		v.add("spec.flux.version", "%q is not a Flux 2 version such as 2.x, 2.9.x or 2.9.1", s.Flux.Version)
+	}
+	if !registryRe.MatchString(s.Flux.Registry) {
+		v.add("spec.flux.registry", "%q is not a registry such as ghcr.io/fluxcd", s.Flux.Registry)
+	}
+	if !chartVerRe.MatchString(s.Flux.OperatorChartVersion) {
+		v.add("spec.flux.operatorChartVersion", "%q is not a chart version such as 0.58.1", s.Flux.OperatorChartVersion)
+	}
+	seenComp := map[string]bool{}
+	for i, c := range s.Flux.Components {
+		field := fmt.Sprintf("spec.flux.components[%d]", i)
+		v.oneOf(field, c, FluxComponentNames)
+		if seenComp[c] {
+			v.add(field, "%q is listed twice", c)
+		}
+		seenComp[c] = true
+	}
+	if len(s.Flux.Components) > 0 && (!seenComp["source-controller"] || !seenComp["kustomize-controller"]) {
+		v.add("spec.flux.components", "must include source-controller and kustomize-controller (the minimum to sync a cluster)")
+	}
+
+	if !k3sVersionRe.MatchString(s.K3s.Version) {
+		v.add("spec.k3s.version", "%q is not a K3s channel (v1.37) or version (v1.37.1+k3s1)", s.K3s.Version)
+	}
+	v.oneOf("spec.k3s.datastore", s.K3s.Datastore, Datastores)
+	v.hardware("spec.hardware", s.Hardware)
+	v.oneOf("spec.connectivity", s.Connectivity, ConnectivityKinds)
+	v.ageRecipients("spec.secrets.ageRecipients", s.Secrets.AgeRecipients)
+	if s.Inventory != "" && !(strings.HasSuffix(s.Inventory, ".csv") || strings.HasSuffix(s.Inventory, ".yaml") || strings.HasSuffix(s.Inventory, ".yml")) {
+		v.add("spec.inventory", "%q must be a .csv, .yaml or .yml file", s.Inventory)
+	}
+
+	appNames := map[string]bool{}
+	for i := range s.Apps {
+		v.app(fmt.Sprintf("spec.apps[%d]", i), &s.Apps[i], appNames)
+	}
+
+	if len(s.Regions) == 0 {
+		v.add("spec.regions", "at least one region is required")
+	}
+	if len(s.Regions) > MaxRegions {
+		v.add("spec.regions", "%d regions is more than the limit of %d", len(s.Regions), MaxRegions)
+	} else {
+		v.regions(s)
+	}
+	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
+	return v.errs
+}
+
+func (v *validator) regions(s *FleetSpec) {
+	regionNames := map[string]bool{}
+	clusterAt := map[string]string{}
+	total := 0
+	for i := range s.Regions {
+		r := &s.Regions[i]
+		p := fmt.Sprintf("spec.regions[%d]", i)
+		v.dnsLabel(p+".name", r.Name)
+		if regionNames[r.Name] {
+			v.add(p+".name", "region %q is defined twice", r.Name)
+		}
+		regionNames[r.Name] = true
+		if len(r.Clusters) > 0 && r.ClusterCount > 0 {
+			v.add(p+".clusterCount", "set either clusters (a list of names) or clusterCount, not both")
+		}
+		if r.ClusterCount < 0 || r.ClusterCount > MaxClusters {
+			v.add(p+".clusterCount", "%d is outside 1..%d", r.ClusterCount, MaxClusters)
+			continue
+		}
+		if len(r.Clusters) == 0 && r.ClusterCount == 0 && s.Inventory == "" {
+			v.add(p, "region %q has no clusters: give clusters, clusterCount, or an inventory", r.Name)
+		}
+		if r.ClusterCount > 0 {
+			v.dnsLabel(p+".clusterPrefix", r.ClusterPrefix)
+			if len(r.ClusterPrefix) > 63-1-countWidth(r.ClusterCount) {
+				v.add(p+".clusterPrefix", "%q is too long for cluster names of at most 63 characters", r.ClusterPrefix)
+			}
+		}
+		for j, c := range r.Clusters {
+			cp := fmt.Sprintf("%s.clusters[%d]", p, j)
+			v.clusterName(cp, c, r.Name, clusterAt)
+		}
+		for j, name := range countNames(r.ClusterPrefix, r.ClusterCount) {
+			v.clusterName(fmt.Sprintf("%s.clusterCount(#%d)", p, j+1), name, r.Name, clusterAt)
+		}
+		total += len(r.Clusters) + r.ClusterCount
+		if r.Hardware != nil {
+			v.hardware(p+".hardware", s.RegionHardware(r))
+		}
+		v.oneOf(p+".connectivity", r.Connectivity, ConnectivityKinds)
+		v.ageRecipients(p+".ageRecipients", r.AgeRecipients)
+		for j, m := range r.RegistryMirrors {
+			v.host(fmt.Sprintf("%s.registryMirrors[%d]", p, j), m)
+		}
+		v.labels(p+".labels", r.Labels)
+	}
+	if total > MaxClusters {
+		v.add("spec.regions", "%d clusters is more than the limit of %d", total, MaxClusters)
+	}
+	v.l.clusterAt = clusterAt
+}
+
+func (v *validator) clusterName(field, name, region string, seen map[string]string) {
+	if !v.dnsLabel(field, name) {
+		return
+	}
+	if prev, ok := seen[name]; ok {
+		v.add(field, "cluster %q is already defined in region %q; cluster names are unique across the fleet", name, prev)
+		return
+	}
+	seen[name] = region
+}
+
+func (v *validator) app(p string, a *App, seen map[string]bool) {
+	if v.dnsLabel(p+".name", a.Name) {
+		if seen[a.Name] {
+			v.add(p+".name", "app %q is defined twice", a.Name)
+		}
+		seen[a.Name] = true
+	}
+	if a.Image == "" {
+		v.add(p+".image", "is required")
+	} else if !imageRe.MatchString(a.Image) {
+		v.add(p+".image", "%q is not an image reference such as ghcr.io/org/app:1.2.3", a.Image)
+	}
+	if a.Port < 0 || a.Port > 65535 {
+		v.add(p+".port", "%d is not a port (1-65535)", a.Port)
+	}
+	if a.Replicas < 0 || a.Replicas > 100 {
+		v.add(p+".replicas", "%d is outside 1..100", a.Replicas)
+	}
+	if a.RunAsUser < 0 {
+		v.add(p+".runAsUser", "must be a non-root user id (> 0)")
+	}
+	v.quantity(p+".cpu", a.CPU)
+	v.quantity(p+".memory", a.Memory)
+	for i, w := range a.WritablePaths {
+		if !strings.HasPrefix(w, "/") || strings.Contains(w, "..") || strings.ContainsAny(w, " \t\n") {
+			v.add(fmt.Sprintf("%s.writablePaths[%d]", p, i), "%q must be an absolute path", w)
+		}
+	}
+}
+
+func (v *validator) hardware(p string, h Hardware) {
+	v.oneOf(p+".arch", h.Arch, Arches)
+	v.oneOf(p+".storage", h.Storage, StorageKinds)
+	if q, ok := v.quantity(p+".memory", h.Memory); ok {
+		if q.Value() < MinNodeMemoryMi<<20 {
+			v.add(p+".memory", "%s is below the %dMi a K3s node needs at the very least", h.Memory, MinNodeMemoryMi)
+		}
+		if q.Value() > 4<<40 {
+			v.add(p+".memory", "%s is not a plausible node memory", h.Memory)
+		}
+	}
+	if h.CPUs < 1 || h.CPUs > 256 {
+		v.add(p+".cpus", "%d is outside 1..256", h.CPUs)
+	}
+	if h.Nodes < 1 || h.Nodes > MaxNodes {
+		v.add(p+".nodes", "%d is outside 1..%d", h.Nodes, MaxNodes)
+	}
+}
+
+func (v *validator) quantity(field, s string) (resource.Quantity, bool) {
+	q, err := resource.ParseQuantity(s)
+	if err != nil || q.Sign() <= 0 {
+		v.add(field, "%q is not a positive quantity such as 2Gi, 512Mi or 100m", s)
+		return q, false
+	}
+	return q, true
+}
+
+func (v *validator) ageRecipients(field string, rs []string) {
+	seen := map[string]bool{}
+	for i, r := range rs {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if _, err := age.ParseX25519Recipient(r); err != nil {
+			v.add(f, "%q is not an age public key (age1...): %v", short(r), err)
+		}
+		if seen[r] {
+			v.add(f, "recipient listed twice")
+		}
+		seen[r] = true
+	}
+}
+
+func (v *validator) host(field, h string) {
+	host := h
+	if hh, port, err := net.SplitHostPort(h); err == nil {
+		host = hh
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			v.add(field, "%q has an invalid port", h)
+			return
+		}
+	}
+	if net.ParseIP(host) != nil {
+		return
+	}
+	if errs := validation.IsDNS1123Subdomain(host); len(errs) > 0 || strings.ContainsAny(h, "/@ ") {
+		v.add(field, "%q is not a host or host:port (no scheme, no path)", h)
+	}
+}
+
+func (v *validator) labels(field string, m map[string]string) {
+	for k, val := range m {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			v.add(field+"."+k, "label key %q: %s", k, errs[0])
+		}
+		if errs := validation.IsValidLabelValue(val); len(errs) > 0 {
+			v.add(field+"."+k, "label value %q: %s", val, errs[0])
+		}
+	}
+}
+
+func (v *validator) gitURL(field, raw string) {
+	if raw == "" {
+		v.add(field, "is required (the URL Flux pulls the fleet repository from)")
+		return
+	}
+	if err := CheckGitURL(raw); err != nil {
+		v.add(field, "%v", err)
+	}
+}
+
+// CheckGitURL accepts the URL forms Flux's GitRepository accepts (https,
+// http, ssh) and refuses any credential in the URL: a password or token in
+// a URL would be written into every cluster's manifests and into git.
+func CheckGitURL(raw string) error {
+	if strings.ContainsAny(raw, " \t\n") {
+		return fmt.Errorf("%q contains white space", raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %v", redact(raw), err)
+	}
+	switch u.Scheme {
+	case "https", "http", "ssh":
+	case "":
+		return fmt.Errorf("%q has no scheme; Flux needs https://... or ssh://git@host/org/repo.git", redact(raw))
+	default:
+		return fmt.Errorf("scheme %q is not supported by Flux; use https or ssh", u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", redact(raw))
+	}
+	if u.User != nil {
+		if _, hasPw := u.User.Password(); hasPw || u.Scheme != "ssh" {
+			return fmt.Errorf("%q carries credentials; put them in the Secret named by spec.git.secretName on the node, never in the URL", redact(raw))
+		}
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must not have a query or fragment (tokens hide there)", redact(raw))
+	}
+	return nil
+}
+
+// redact hides the userinfo of a URL for messages.
+func redact(raw string) string {
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 && at < strings.IndexAny(rest+"/", "/") {
+			return raw[:i+3] + "***@" + rest[at+1:]
+		}
+	}
+	return raw
+}
+
+func checkBranch(b string) error {
+	if b == "" || strings.HasPrefix(b, "-") || strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") ||
+		strings.HasSuffix(b, ".lock") || strings.Contains(b, "..") || strings.Contains(b, "//") || strings.Contains(b, "@{") ||
+		strings.ContainsAny(b, " ~^:?*[\\\x7f") || len(b) > 200 {
+		return fmt.Errorf("%q is not a valid git branch name", b)
+	}
+	for _, r := range b {
+		if r < 0x20 {
+			return fmt.Errorf("%q is not a valid git branch name", b)
+		}
+	}
+	return nil
+}
+
+func (v *validator) dnsLabel(field, s string) bool {
+	if s == "" {
+		v.add(field, "is required")
+		return false
+	}
+	if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
+		v.add(field, "%q is not a DNS-1123 label (lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit); it is used as a folder and object name", short(s))
+		return false
+	}
+	return true
+}
+
+func (v *validator) dnsSubdomain(field, s string) {
+	if errs := validation.IsDNS1123Subdomain(s); len(errs) > 0 {
+		v.add(field, "%q is not a valid Kubernetes object name", short(s))
+	}
+}
+
+func (v *validator) oneOf(field, s string, allowed []string) {
+	for _, a := range allowed {
+		if s == a {
+			return
+		}
+	}
+	v.add(field, "%q is not one of: %s", short(s), strings.Join(allowed, ", "))
+}
+
+func (v *validator) text(field, s string, required bool) {
+	if strings.TrimSpace(s) == "" {
+		if required {
+			v.add(field, "is required (it fills the prompt's placeholder)")
+		}
+		return
+	}
+	if n := len([]rune(s)); n > MaxTextLen {
+		v.add(field, "is %d characters; keep it under %d", n, MaxTextLen)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			v.add(field, "contains a control character (%U)", r)
+			return
+		}
+	}
+}
+
+// ValidVarName reports whether s can be a Flux postBuild variable.
+func ValidVarName(s string) bool { return varNameRe.MatchString(s) }
+
+func short(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}
