@@ -1,0 +1,382 @@
+package gitrepo
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/fleetgen/fleetgen/generator/tree"
+)
+
+// stageNormal is the stage of an index entry without a merge conflict. (go-git
+// names stage 1 "Merged", but entries it reads from a normal index have 0.)
+const stageNormal index.Stage = 0
+
+// CommitOptions describes one commit. The caller has already written Write
+// to the worktree (same bytes, same mode) and removed Delete from it.
+type CommitOptions struct {
+	// Write lists files now in the worktree with this Content and Mode
+	// (tree.ModeScript, or any mode with the owner's x bit, is committed as
+	// 100755, anything else as 100644). Unchanged files may be included.
+	Write []tree.File
+	// Delete lists file paths removed from the worktree (or replaced there by
+	// a directory). Directories left empty disappear from the tree. Paths not
+	// in HEAD are ignored.
+	Delete []string
+	// Message is the commit message; a final newline is added if missing.
+	Message string
+	// Author is used as author and committer (see ResolveAuthor).
+	Author Author
+	// When is the author and committer date; zero means now.
+	When time.Time
+	// SignKey, when set, signs the commit with OpenPGP (an unlocked private
+	// key) the way `git commit -S` does, so `git verify-commit` accepts it.
+	SignKey *openpgp.Entity
+}
+
+// Commit records HEAD's tree plus opts.Write minus opts.Delete as a new
+// commit on the current branch (HEAD's parent commit, if any, is its parent),
+// moves the branch, and updates the index entries of those paths so that
+// `git status` is clean. It never scans the worktree: only the given paths are
+// stat-ed and hashed, only objects the repository lacks are stored (as one
+// packfile when there are at least 100 of them, else as loose objects), and
+// only the trees on changed paths are rebuilt.
+//
+// When the resulting tree equals HEAD's (or is empty on an unborn branch), no
+// commit is made: committed is false and hash is HEAD (zero if unborn); the
+// index still gets the files' fresh stat data.
+//
+// Unsigned commits are deterministic: the same files, message, author and
+// time give the same commit hash.
+func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, err error) {
+	// 1. Check every path against the worktree before changing anything.
+	type write struct {
+		path string
+		mode filemode.FileMode
+		hash plumbing.Hash
+		fi   os.FileInfo
+		data []byte
+	}
+	writes := make([]write, len(opts.Write))
+	seen := make(map[string]bool, len(opts.Write))
+	for i := range opts.Write {
+		f := &opts.Write[i]
+		if err := tree.CheckPath(f.Path); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if seen[f.Path] {
+			return plumbing.ZeroHash, false, fmt.Errorf("commit: %q listed twice", f.Path)
+		}
+		seen[f.Path] = true
+		mode := filemode.Regular
+		if f.Mode&0o100 != 0 {
+			mode = filemode.Executable
+		}
+		fi, err := os.Lstat(r.abs(f.Path))
+		if err != nil {
+			return plumbing.ZeroHash, false, fmt.Errorf("commit: %w", err)
+		}
+		switch {
+		case !fi.Mode().IsRegular():
+			return plumbing.ZeroHash, false, fmt.Errorf("commit: %s is not a regular file in the worktree", f.Path)
+		case fi.Size() != int64(len(f.Content)):
+			return plumbing.ZeroHash, false, fmt.Errorf("commit: %s has %d bytes in the worktree, not the %d to commit", f.Path, fi.Size(), len(f.Content))
+		case (fi.Mode()&0o100 != 0) != (mode == filemode.Executable):
+			return plumbing.ZeroHash, false, fmt.Errorf("commit: %s has mode %v in the worktree, not %v", f.Path, fi.Mode().Perm(), fs.FileMode(f.Mode).Perm())
+		}
+		writes[i] = write{f.Path, mode, plumbing.ComputeHash(plumbing.BlobObject, f.Content), fi, f.Content}
+	}
+	deleted := make(map[string]bool, len(opts.Delete))
+	for _, p := range opts.Delete {
+		if err := tree.CheckPath(p); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if seen[p] {
+			return plumbing.ZeroHash, false, fmt.Errorf("commit: %q is both written and deleted", p)
+		}
+		// A directory there is fine: a file turned into a folder.
+		if fi, err := os.Lstat(r.abs(p)); err == nil && !fi.IsDir() {
+			return plumbing.ZeroHash, false, fmt.Errorf("commit: deleted file %s still exists in the worktree", p)
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return plumbing.ZeroHash, false, fmt.Errorf("commit: %w", err)
+		}
+		deleted[p] = true
+	}
+
+	// 2. Lock the index as git does, so no git command runs in between.
+	unlock, writeIndex, err := r.lockIndex()
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	defer func() {
+		if uerr := unlock(); uerr != nil && err == nil {
+			err = uerr
+		}
+	}()
+
+	// 3. Where HEAD is.
+	r.refresh()
+	headRef, err := r.st.Reference(plumbing.HEAD)
+	if err != nil {
+		return plumbing.ZeroHash, false, fmt.Errorf("read HEAD: %w", err)
+	}
+	branch, oldRef := plumbing.HEAD, headRef // detached HEAD: move HEAD itself
+	if headRef.Type() == plumbing.SymbolicReference {
+		branch = headRef.Target()
+		oldRef, err = r.st.Reference(branch)
+		if errors.Is(err, plumbing.ErrReferenceNotFound) {
+			oldRef, err = nil, nil
+		}
+		if err != nil {
+			return plumbing.ZeroHash, false, fmt.Errorf("read %s: %w", branch, err)
+		}
+	}
+	var parent, parentTree plumbing.Hash
+	if oldRef != nil {
+		parent = oldRef.Hash()
+		c, err := object.GetCommit(r.st, parent)
+		if err != nil {
+			return plumbing.ZeroHash, false, fmt.Errorf("read HEAD commit %s: %w", parent, err)
+		}
+		parentTree = c.TreeHash
+	}
+
+	// 4. New tree: HEAD's tree - Delete + Write, storing missing blobs.
+	stage := newStagingStore(r.st)
+	ed, err := newTreeEditor(stage, parentTree)
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	for _, p := range opts.Delete {
+		if _, err := ed.remove(p); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+	}
+	stored := make(map[plumbing.Hash]bool)
+	for _, w := range writes {
+		changed, err := ed.set(w.path, w.mode, w.hash)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if !changed || stored[w.hash] {
+			continue // HEAD's tree already has this blob at this path
+		}
+		stored[w.hash] = true
+		if stage.HasEncodedObject(w.hash) == nil {
+			continue
+		}
+		obj := &plumbing.MemoryObject{}
+		obj.SetType(plumbing.BlobObject)
+		obj.Write(w.data)
+		stage.SetEncodedObject(obj)
+	}
+	newTree, err := ed.write(true)
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+
+	// 5. The commit, unless nothing changed.
+	hash = parent
+	if newTree != parentTree && !(parent.IsZero() && len(ed.root.entries) == 0) {
+		hash, err = writeCommit(stage, opts, newTree, parent)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if err := stage.flush(); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if err := r.st.CheckAndSetReference(plumbing.NewHashReference(branch, hash), oldRef); err != nil {
+			return plumbing.ZeroHash, false, fmt.Errorf("move %s to %s: %w", branch, hash, err)
+		}
+		committed = true
+	}
+
+	// 6. Index: only the written and deleted paths change.
+	idx, err := r.st.Index()
+	if err != nil {
+		return hash, committed, fmt.Errorf("read index: %w", err)
+	}
+	byName := make(map[string]*index.Entry, len(idx.Entries))
+	drop := false
+	for _, e := range idx.Entries {
+		if e.Stage != stageNormal && (seen[e.Name] || deleted[e.Name]) {
+			drop = true // a conflict resolved by this commit
+			continue
+		}
+		byName[e.Name] = e
+	}
+	for p := range deleted {
+		if _, ok := byName[p]; ok {
+			delete(byName, p)
+			drop = true
+		}
+	}
+	if drop {
+		kept := idx.Entries[:0]
+		for _, e := range idx.Entries {
+			touched := seen[e.Name] || deleted[e.Name]
+			if (e.Stage == stageNormal && byName[e.Name] == e) || (e.Stage != stageNormal && !touched) {
+				kept = append(kept, e)
+			}
+		}
+		idx.Entries = kept
+	}
+	for _, w := range writes {
+		e := byName[w.path]
+		if e == nil {
+			e = idx.Add(w.path)
+			byName[w.path] = e
+		}
+		e.Hash, e.Mode = w.hash, w.mode
+		e.SkipWorktree, e.IntentToAdd = false, false
+		fillStat(e, w.fi)
+	}
+	if err := writeIndex(idx); err != nil {
+		return hash, committed, err
+	}
+	return hash, committed, nil
+}
+
+func writeCommit(s storer.EncodedObjectStorer, opts CommitOptions, treeHash, parent plumbing.Hash) (plumbing.Hash, error) {
+	when := opts.When
+	if when.IsZero() {
+		when = time.Now()
+	}
+	who := object.Signature{Name: sanitizeIdent(opts.Author.Name), Email: sanitizeIdent(opts.Author.Email), When: when}
+	if who.Name == "" || who.Email == "" {
+		return plumbing.ZeroHash, fmt.Errorf("commit: author name and email are required (see ResolveAuthor)")
+	}
+	msg := opts.Message
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	c := &object.Commit{Author: who, Committer: who, Message: msg, TreeHash: treeHash}
+	if !parent.IsZero() {
+		c.ParentHashes = []plumbing.Hash{parent}
+	}
+	if opts.SignKey != nil {
+		unsigned := &plumbing.MemoryObject{}
+		if err := c.EncodeWithoutSignature(unsigned); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		rd, err := unsigned.Reader()
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		sig, err := signDetached(opts.SignKey, unsigned, rd, when)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		c.PGPSignature = sig
+	}
+	obj := &plumbing.MemoryObject{}
+	if err := c.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return s.SetEncodedObject(obj)
+}
+
+// signDetached makes an armored detached OpenPGP signature of the unsigned
+// commit. The signature is dated like the commit, but never before the key was
+// made (a signature older than its key is invalid); if the key rejects that
+// date (expired then), it is dated now. go-crypto salts signatures by default,
+// so a signed commit's hash is not reproducible; unsigned ones are.
+func signDetached(key *openpgp.Entity, unsigned *plumbing.MemoryObject, rd io.Reader, when time.Time) (string, error) {
+	at := when
+	if key.PrimaryKey != nil && key.PrimaryKey.CreationTime.After(at) {
+		at = key.PrimaryKey.CreationTime
+	}
+	for _, sk := range key.Subkeys {
+		if sk.PublicKey != nil && sk.PublicKey.CreationTime.After(at) {
+			at = sk.PublicKey.CreationTime
+		}
+	}
+	var sig bytes.Buffer
+	err := openpgp.ArmoredDetachSign(&sig, key, rd, &packet.Config{Time: func() time.Time { return at }})
+	if err != nil {
+		sig.Reset()
+		if rd, err = unsigned.Reader(); err == nil {
+			err = openpgp.ArmoredDetachSign(&sig, key, rd, nil)
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("sign commit: %w", err)
+	}
+	return sig.String(), nil
+}
+
+// sanitizeIdent drops what git would refuse in an identity.
+func sanitizeIdent(s string) string {
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		switch r {
+		case '<', '>', '\n', '\r', 0:
+			return -1
+		}
+		return r
+	}, s))
+}
+
+func (r *Repo) abs(p string) string { return filepath.Join(r.dir, filepath.FromSlash(p)) }
+
+// lockIndex takes git's index.lock. writeIndex writes the index into the lock
+// file and renames it over the index (atomic); unlock removes the lock file if
+// it is still there. Storage other than go-git's filesystem one falls back to
+// SetIndex.
+func (r *Repo) lockIndex() (unlock func() error, writeIndex func(*index.Index) error, err error) {
+	fst, ok := r.st.(*filesystem.Storage)
+	if !ok {
+		return func() error { return nil }, r.st.SetIndex, nil
+	}
+	dot := fst.Filesystem()
+	const lock = "index.lock"
+	f, err := dot.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, nil, fmt.Errorf("%s exists: another git process seems to be running in %s (remove the file if not)", dot.Join(dot.Root(), lock), r.dir)
+		}
+		return nil, nil, fmt.Errorf("lock index: %w", err)
+	}
+	done := false
+	unlock = func() error {
+		if done {
+			return nil
+		}
+		done = true
+		f.Close()
+		return dot.Remove(lock)
+	}
+	writeIndex = func(idx *index.Index) error {
+		var buf bytes.Buffer
+		if err := index.NewEncoder(&buf).Encode(idx); err != nil {
+			return fmt.Errorf("encode index: %w", err)
+		}
+		if _, err := f.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("write index: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("write index: %w", err)
+		}
+		if err := dot.Rename(lock, "index"); err != nil {
+			return fmt.Errorf("write index: %w", err)
+		}
+		done = true
+		return nil
+	}
+	return unlock, writeIndex, nil
+}
