@@ -1,0 +1,11 @@
+// Package blueprints holds the files of the fleet repository that a person
+// is meant to read as they are: K3s hardening files copied verbatim, and
+// text/template blueprints for prose (READMEs) and the provisioning script.
+// Kubernetes objects are not here: the generator builds them as typed
+// values.
+package blueprints
+
+import "embed"
+
+//go:embed bootstrap repo
+var FS embed.FS

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fleetgen/fleetgen/generator"
+	"github.com/fleetgen/fleetgen/generator/design"
+	"github.com/fleetgen/fleetgen/generator/fsutil"
+	"github.com/fleetgen/fleetgen/generator/gitrepo"
+	"github.com/fleetgen/fleetgen/generator/prompt"
+	"github.com/fleetgen/fleetgen/generator/tree"
+)
+
+// DesignDocPath is where the attached AI design document lives.
+const DesignDocPath = "docs/design/architecture.md"
+
+func newDesignCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "design",
+		Short: "Keep the AI-written design document next to the repository, and check it against it",
+		Long: `The workflow: fleetgen prompt --with-scaffold, paste it into an AI assistant, save its
+answer, then "design attach" stores it as docs/design/architecture.md (with the hashes of the
+spec and prompt it answers) and commits it; "design check" reports, with line numbers, where
+the document contradicts the spec, the generated repository or the prompt's constraints.
+The check is a heuristic reading of prose, not a proof.`,
+	}
+	cmd.AddCommand(newDesignAttachCmd(), newDesignCheckCmd())
+	return cmd
+}
+
+type designAttachOptions struct {
+	writeOptions
+	dir string
+}
+
+func newDesignAttachCmd() *cobra.Command {
+	o := &designAttachOptions{}
+	cmd := &cobra.Command{
+		Use:     "attach FILE",
+		Short:   "Store the AI's answer as docs/design/architecture.md and commit it",
+		Example: `  fleetgen design attach ~/Downloads/answer.md --dir ./edge-fleet`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&o.dir, "dir", ".", "the fleet repository")
+	o.register(cmd)
+	return cmd
+}
+
+func (o *designAttachOptions) run(cmd *cobra.Command, file string) error {
+	doc, err := readDesignFile(file)
+	if err != nil {
+		return err
+	}
+	l, err := loadRepoSpec(o.dir)
+	if err != nil {
+		return err
+	}
+	res, err := generator.Plan(l)
+	if err != nil {
+		return err
+	}
+	// Reject what is not a design document before writing anything.
+	rep, err := design.Check(doc, designFacts(res))
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	promptText, err := generator.RenderPrompt(res, prompt.Pro, prompt.Lang(l.Spec.Language), true)
+	if err != nil {
+		return err
+	}
+	out := design.WithFrontMatter(doc, design.Meta{
+		SpecSHA256:       sha256Hex(l.Source),
+		PromptSHA256:     sha256Hex([]byte(promptText)),
+		GeneratorVersion: fleetgenVersion(),
+		AttachedFrom:     filepath.Base(file),
+	})
+	w := cmd.OutOrStdout()
+	if o.dryRun {
+		fmt.Fprintf(w, "dry run: would write %s (%d bytes) and commit it\n", DesignDocPath, len(out))
+		return nil
+	}
+	repo, err := gitrepo.Open(o.dir)
+	if err != nil {
+		return err
+	}
+	if changed, err := repo.Changes(); err != nil {
+		return err
+	} else if len(changed) > 0 {
+		return fmt.Errorf("%s has uncommitted changes (%s...); commit or stash them first (nothing was written)", o.dir, changed[0])
+	}
+	ao, err := o.applyOptions(o.dir, "fleetgen: attach design document ("+filepath.Base(file)+")")
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(o.dir, DesignDocPath, out, tree.ModeFile); err != nil {
+		return err
+	}
+	h, committed, err := repo.Commit(gitrepo.CommitOptions{
+		Write:   []tree.File{{Path: DesignDocPath, Content: out, Mode: tree.ModeFile}},
+		Message: ao.Message, Author: ao.Author, When: ao.When, SignKey: ao.SignKey,
+	})
+	if err != nil {
+		return err
+	}
+	if !committed {
+		fmt.Fprintf(w, "%s already holds this document: nothing to commit\n", DesignDocPath)
+	} else {
+		fmt.Fprintf(w, "attached %s as %s; committed %s\n", file, DesignDocPath, shortHash(h.String()))
+	}
+	if !rep.OK() {
+		fmt.Fprintf(w, "note: design check finds %d contradiction(s); run: fleetgen design check --dir %s\n", len(rep.Findings), o.dir)
+	}
+	return nil
+}
+
+type designCheckOptions struct {
+	dir    string
+	output string
+}
+
+func newDesignCheckCmd() *cobra.Command {
+	o := &designCheckOptions{output: "text"}
+	cmd := &cobra.Command{
+		Use:   "check [FILE]",
+		Short: "Report where the design document contradicts the spec, the repository or the prompt",
+		Long: `Read the design document (default: DIR/docs/design/architecture.md) and report, with
+line numbers: components the hardware rules out (embedded etcd on a single or 2 GB node),
+service meshes, kubeadm-style full Kubernetes, a distribution or GitOps engine other than the
+repository's, push-based deployment to edge clusters, and any of the prompt's four tasks
+without a section. Exits non-zero when it finds something. Heuristics, not proof.`,
+		Example: `  fleetgen design check --dir ./edge-fleet
+  fleetgen design check answer.md --dir ./edge-fleet --output json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.output != "text" && o.output != "json" {
+				return fmt.Errorf("--output %q: use text or json", o.output)
+			}
+			file := filepath.Join(o.dir, filepath.FromSlash(DesignDocPath))
+			if len(args) == 1 {
+				file = args[0]
+			}
+			l, err := loadRepoSpec(o.dir)
+			if err != nil {
+				return err
+			}
+			res, err := generator.Plan(l)
+			if err != nil {
+				return err
+			}
+			doc, err := readDesignFile(file)
+			if err != nil {
+				return err
+			}
+			rep, err := design.Check(doc, designFacts(res))
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			w := cmd.OutOrStdout()
+			if o.output == "json" {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else if err := rep.WriteText(w, file); err != nil {
+				return err
+			}
+			if !rep.OK() {
+				return fmt.Errorf("%s: %d contradiction(s) with the fleet", file, len(rep.Findings))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.dir, "dir", ".", "the fleet repository")
+	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "output format: text or json")
+	return cmd
+}
+
+func readDesignFile(file string) ([]byte, error) {
+	st, err := os.Stat(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no such file (attach one with `fleetgen design attach FILE`)", file)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a folder, not a design document", file)
+	}
+	if st.Size() > design.MaxSize {
+		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit for a design document", file, st.Size(), design.MaxSize)
+	}
+	return os.ReadFile(file)
+}
+
+func designFacts(res *generator.Result) design.Facts {
+	f := design.Facts{Distribution: "k3s", GitOps: "flux"}
+	for _, d := range res.Decisions {
+		f.Regions = append(f.Regions, design.RegionFacts{Name: d.Region, Nodes: d.Hardware.Nodes, MemoryMi: d.Budget.NodeMemoryMi, Datastore: d.Datastore})
+	}
+	return f
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+var _ = time.Now

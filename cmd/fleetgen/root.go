@@ -1,0 +1,73 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fleetgen/fleetgen/examples"
+	"github.com/fleetgen/fleetgen/generator/spec"
+)
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "fleetgen",
+		Short: "Generate and maintain a K3s/Flux fleet repository and its Edge Architect prompt from one fleet.yaml",
+		Long: `fleetgen turns one description of an edge fleet (fleet.yaml) into
+  1. the "Kubernetes Edge Architect" Pro and Basic prompts, filled in, in Spanish or English, and
+  2. a fleet repository that already follows that design: Kustomize bases and per-region
+     overlays for K3s, Flux bootstrap for every cluster, hardened K3s node bootstrap files,
+     committed with go-git.
+Then it keeps the repository alive: regenerate regions without losing hand edits, add
+clusters by the thousand, check the AI's design document against the repository.`,
+		Example: `  fleetgen generate --out ./edge-fleet          # the built-in offshore example
+  fleetgen init ./my-fleet --example truck-fleet  # a starter fleet.yaml to edit
+  fleetgen generate --spec my-fleet/fleet.yaml --out ./my-fleet-repo
+  fleetgen prompt --spec my-fleet/fleet.yaml --lang en
+  fleetgen validate ./my-fleet-repo`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		newGenerateCmd(),
+		newPromptCmd(),
+		newInitCmd(),
+		newValidateCmd(),
+		newPlanCmd(),
+		newRegenCmd(),
+		newDiffCmd(),
+		newInventoryCmd(),
+		newDesignCmd(),
+		newVersionCmd(),
+	)
+	return root
+}
+
+// loadSpec loads --spec, or the embedded default example when it is empty.
+func loadSpec(specPath string) (*spec.Loaded, error) {
+	if specPath == "" {
+		return spec.Load(examples.FS, path.Join(examples.Default, "fleet.yaml"))
+	}
+	return spec.LoadFile(specPath)
+}
+
+// loadRepoSpec loads DIR/fleet.yaml of a generated repository.
+func loadRepoSpec(dir string) (*spec.Loaded, error) {
+	p := filepath.Join(dir, "fleet.yaml")
+	if _, err := os.Stat(p); err != nil {
+		return nil, &notFleetRepoError{dir: dir}
+	}
+	return spec.LoadFile(p)
+}
+
+type notFleetRepoError struct{ dir string }
+
+func (e *notFleetRepoError) Error() string {
+	return e.dir + " is not a fleetgen repository (no fleet.yaml); create one with `fleetgen generate --out " + e.dir + "`"
+}

@@ -1,0 +1,492 @@
+package generator
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/fleetgen/fleetgen/generator/fsutil"
+	"github.com/fleetgen/fleetgen/generator/gitrepo"
+	"github.com/fleetgen/fleetgen/generator/merge"
+	"github.com/fleetgen/fleetgen/generator/tree"
+)
+
+// GeneratedRef records the pure generated tree of the last run: the "base"
+// of every three-way merge, so a regeneration never has to guess what
+// fleetgen wrote before the user edited it.
+const GeneratedRef = plumbing.ReferenceName("refs/fleetgen/generated")
+
+// pendingFile journals an apply between writing the worktree and
+// committing: if the process dies there, the next run recognises its own
+// half-done writes instead of taking them for user edits.
+const pendingFile = "fleetgen-pending.json"
+
+// ApplyOptions control the only stage that writes.
+type ApplyOptions struct {
+	Dir string
+	// Regions limits the run to these regions' folders (regen --region);
+	// empty means the whole repository.
+	Regions []string
+	// Paths adds single files to a run limited by Regions (the inventory).
+	Paths  []string
+	DryRun bool
+	// PruneEdited also deletes files the user edited whose region or
+	// cluster left the spec.
+	PruneEdited bool
+	Message     string
+	Author      gitrepo.Author
+	When        time.Time
+	SignKey     *openpgp.Entity
+	// Progress, when set, is called as files are written.
+	Progress func(done, total int)
+}
+
+// Action is what Apply does (or would do) to one path.
+type Action string
+
+const (
+	Create      Action = "create"
+	Update      Action = "update"
+	Merge       Action = "merge"        // user edits kept, new generated content merged in
+	Delete      Action = "delete"       // generated file whose cluster/region left the spec
+	KeepEdited  Action = "keep-edited"  // would be deleted, but the user edited it
+	KeepDeleted Action = "keep-deleted" // the user deleted a generated file; left deleted
+	KeepSeeded  Action = "keep-seeded"  // seeded file already there: the user's
+)
+
+// Change is one path's outcome. Old/New hold the contents for diffs.
+type Change struct {
+	Path     string
+	Action   Action
+	Old, New []byte
+	Mode     uint32
+}
+
+// Writes reports whether the change touches the worktree.
+func (c Change) Writes() bool {
+	return c.Action == Create || c.Action == Update || c.Action == Merge || c.Action == Delete
+}
+
+// Conflict is a file whose hand edits overlap a generated change.
+type Conflict struct {
+	Path   string
+	Hunks  int
+	Reason string
+}
+
+// ConflictError stops an apply before anything is written.
+type ConflictError struct{ Conflicts []Conflict }
+
+func (e *ConflictError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d file(s) conflict with your edits; nothing was written:", len(e.Conflicts))
+	for _, c := range e.Conflicts {
+		fmt.Fprintf(&b, "\n  %s: %s", c.Path, c.Reason)
+	}
+	b.WriteString("\nresolve by editing those files to match the new spec (see `fleetgen diff`), commit, and run again")
+	return b.String()
+}
+
+// ApplyReport says what happened.
+type ApplyReport struct {
+	Changes   []Change
+	Created   bool // a new git repository was initialised
+	Committed bool
+	Commit    string
+}
+
+// Counts summarises the changes by action.
+func (r *ApplyReport) Counts() map[Action]int {
+	m := map[Action]int{}
+	for _, c := range r.Changes {
+		m[c.Action]++
+	}
+	return m
+}
+
+// Written lists the changes that touch the worktree.
+func (r *ApplyReport) Written() []Change {
+	var out []Change
+	for _, c := range r.Changes {
+		if c.Writes() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Apply brings opts.Dir to the planned tree: it refuses uncommitted
+// changes, merges hand edits three-way, writes nothing if any merge
+// conflicts, writes files atomically, then commits with go-git.
+func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
+	if err := checkTarget(opts.Dir); err != nil {
+		return nil, err
+	}
+	rep := &ApplyReport{}
+	var repo *gitrepo.Repo
+	if _, err := os.Stat(filepath.Join(opts.Dir, ".git")); err == nil {
+		r, err := gitrepo.Open(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		repo = r
+	}
+	var pending map[string]string
+	head := map[string]plumbing.Hash{}
+	base := map[string]plumbing.Hash{}
+	if repo != nil {
+		var err error
+		pending, err = readPending(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := refuseUncommitted(repo, opts.Dir, pending); err != nil {
+			return nil, err
+		}
+		if head, err = repo.HeadFiles(); err != nil {
+			return nil, err
+		}
+		if base, err = repo.RefFiles(GeneratedRef); err != nil {
+			return nil, err
+		}
+	}
+	inScope := scopeFunc(opts.Regions, opts.Paths)
+
+	// Decide every path before touching anything.
+	var conflicts []Conflict
+	planned := map[string]bool{}
+	for _, f := range res.Tree.Files {
+		planned[f.Path] = true
+		if !inScope(f.Path) {
+			continue
+		}
+		ch, conflict, err := decideFile(repo, opts.Dir, f, head, base, pending)
+		if err != nil {
+			return nil, err
+		}
+		if conflict != nil {
+			conflicts = append(conflicts, *conflict)
+			continue
+		}
+		if ch != nil {
+			rep.Changes = append(rep.Changes, *ch)
+		}
+	}
+	var gone []string
+	for p := range base {
+		if !planned[p] && inScope(p) {
+			gone = append(gone, p)
+		}
+	}
+	sort.Strings(gone)
+	for _, p := range gone {
+		ours, ok := currentHash(opts.Dir, p, head, pending)
+		switch {
+		case !ok:
+			// already gone
+		case ours == base[p] || opts.PruneEdited:
+			old, _ := readWorktree(opts.Dir, p)
+			rep.Changes = append(rep.Changes, Change{Path: p, Action: Delete, Old: old})
+		default:
+			rep.Changes = append(rep.Changes, Change{Path: p, Action: KeepEdited})
+		}
+	}
+	if len(conflicts) > 0 {
+		return nil, &ConflictError{Conflicts: conflicts}
+	}
+	sort.Slice(rep.Changes, func(i, j int) bool { return rep.Changes[i].Path < rep.Changes[j].Path })
+	if opts.DryRun {
+		return rep, nil
+	}
+
+	// Write: journal, files, sync, commit, then the generated snapshot.
+	if repo == nil {
+		r, created, err := gitrepo.OpenOrInit(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		repo, rep.Created = r, created
+	}
+	written := rep.Written()
+	if err := writePending(opts.Dir, written); err != nil {
+		return nil, err
+	}
+	var commitWrite []tree.File
+	var commitDelete []string
+	for i, c := range written {
+		if c.Action == Delete {
+			if err := fsutil.Remove(opts.Dir, c.Path); err != nil {
+				return nil, err
+			}
+			commitDelete = append(commitDelete, c.Path)
+		} else {
+			if err := fsutil.WriteFileAtomic(opts.Dir, c.Path, c.New, fs.FileMode(c.Mode)); err != nil {
+				return nil, err
+			}
+			commitWrite = append(commitWrite, tree.File{Path: c.Path, Content: c.New, Mode: c.Mode})
+		}
+		if opts.Progress != nil && (i%500 == 0 || i == len(written)-1) {
+			opts.Progress(i+1, len(written))
+		}
+	}
+	// Paths a killed earlier run wrote but did not commit are committed now.
+	for p := range pending {
+		if !containsChange(written, p) {
+			if b, err := readWorktree(opts.Dir, p); err == nil {
+				st, _ := os.Stat(filepath.Join(opts.Dir, filepath.FromSlash(p)))
+				commitWrite = append(commitWrite, tree.File{Path: p, Content: b, Mode: uint32(st.Mode().Perm())})
+			} else if errors.Is(err, fs.ErrNotExist) {
+				commitDelete = append(commitDelete, p)
+			}
+		}
+	}
+	if len(commitWrite)+len(commitDelete) > 0 {
+		if err := fsutil.Sync(opts.Dir); err != nil {
+			return nil, err
+		}
+	}
+	h, committed, err := repo.Commit(gitrepo.CommitOptions{Write: commitWrite, Delete: commitDelete, Message: opts.Message, Author: opts.Author, When: opts.When, SignKey: opts.SignKey})
+	if err != nil {
+		return nil, err
+	}
+	rep.Committed, rep.Commit = committed, h.String()
+	if _, err := repo.CommitSnapshot(GeneratedRef, snapshotOf(res, inScope, base), "fleetgen: generated tree\n\n"+firstLine(opts.Message), opts.Author, opts.When); err != nil {
+		return nil, err
+	}
+	return rep, removePending(opts.Dir)
+}
+
+// snapshotOf turns the previous generated tree into the new one: the plan
+// for paths in scope, the previous snapshot elsewhere.
+func snapshotOf(res *Result, inScope func(string) bool, base map[string]plumbing.Hash) gitrepo.Snapshot {
+	var s gitrepo.Snapshot
+	for _, f := range res.Tree.Files {
+		if inScope(f.Path) {
+			s.Files = append(s.Files, f)
+		}
+	}
+	for p := range base {
+		if _, ok := res.Tree.Get(p); !ok && inScope(p) {
+			s.Remove = append(s.Remove, p)
+		}
+	}
+	sort.Strings(s.Remove)
+	return s
+}
+
+func decideFile(repo *gitrepo.Repo, dir string, f tree.File, head, base map[string]plumbing.Hash, pending map[string]string) (*Change, *Conflict, error) {
+	newHash := plumbing.ComputeHash(plumbing.BlobObject, f.Content)
+	ours, exists := currentHash(dir, f.Path, head, pending)
+	baseHash, hadBase := base[f.Path]
+	switch {
+	case exists && ours == newHash:
+		return nil, nil, nil
+	case f.Owner == tree.Seeded && exists:
+		return &Change{Path: f.Path, Action: KeepSeeded}, nil, nil
+	case !exists && hadBase && f.Owner == tree.Seeded:
+		return &Change{Path: f.Path, Action: KeepDeleted}, nil, nil
+	case !exists && hadBase && baseHash == newHash:
+		// The user deleted a generated file that fleetgen would write
+		// unchanged: respect the deletion.
+		return &Change{Path: f.Path, Action: KeepDeleted}, nil, nil
+	case !exists:
+		return &Change{Path: f.Path, Action: Create, New: f.Content, Mode: f.Mode}, nil, nil
+	}
+	old, err := readWorktree(dir, f.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hadBase && ours == baseHash {
+		return &Change{Path: f.Path, Action: Update, Old: old, New: f.Content, Mode: f.Mode}, nil, nil
+	}
+	if !hadBase {
+		return nil, &Conflict{Path: f.Path, Reason: "exists and was not written by fleetgen; move it away or make it match"}, nil
+	}
+	baseContent, err := repo.ReadBlob(baseHash)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := merge.Merge3(baseContent, old, f.Content, merge.Labels{Ours: "yours", Base: "generated before", Theirs: "generated now"})
+	if m.Conflicts > 0 {
+		return nil, &Conflict{Path: f.Path, Hunks: m.Conflicts, Reason: fmt.Sprintf("%d hunk(s) where your edit and the new spec change the same lines", m.Conflicts)}, nil
+	}
+	if bytes.Equal(m.Merged, old) {
+		return nil, nil, nil
+	}
+	return &Change{Path: f.Path, Action: Merge, Old: old, New: m.Merged, Mode: f.Mode}, nil, nil
+}
+
+// currentHash is the blob hash of path as it is in the worktree. The
+// worktree equals HEAD (uncommitted changes are refused), except for paths
+// a killed run left in the journal, which are read from disk.
+func currentHash(dir, p string, head map[string]plumbing.Hash, pending map[string]string) (plumbing.Hash, bool) {
+	if _, ok := pending[p]; ok {
+		b, err := readWorktree(dir, p)
+		if err != nil {
+			return plumbing.ZeroHash, false
+		}
+		return plumbing.ComputeHash(plumbing.BlobObject, b), true
+	}
+	h, ok := head[p]
+	return h, ok
+}
+
+func readWorktree(dir, p string) ([]byte, error) {
+	full, err := fsutil.Join(dir, p)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(full)
+}
+
+func containsChange(cs []Change, p string) bool {
+	for _, c := range cs {
+		if c.Path == p {
+			return true
+		}
+	}
+	return false
+}
+
+// scopeFunc limits a run to regions' folders; nil regions = everything.
+func scopeFunc(regions, paths []string) func(string) bool {
+	if len(regions) == 0 {
+		return func(string) bool { return true }
+	}
+	var prefixes []string
+	for _, r := range regions {
+		for _, p := range RegionPaths(r) {
+			prefixes = append(prefixes, p+"/")
+		}
+	}
+	return func(p string) bool {
+		for _, x := range paths {
+			if p == x {
+				return true
+			}
+		}
+		for _, pre := range prefixes {
+			if strings.HasPrefix(p, pre) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// checkTarget accepts a missing folder, an empty one, or a git repository.
+func checkTarget(dir string) error {
+	if dir == "" {
+		return errors.New("no output folder given (--out / --dir)")
+	}
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is a file, not a folder", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%s is not empty and is not a git repository; use an empty folder or a git repository", dir)
+	}
+	return nil
+}
+
+func refuseUncommitted(repo *gitrepo.Repo, dir string, pending map[string]string) error {
+	changed, err := repo.Changes()
+	if err != nil {
+		return err
+	}
+	var dirty []string
+	for _, p := range changed {
+		want, ok := pending[p]
+		if ok {
+			b, err := readWorktree(dir, p)
+			if (err != nil && want == "") || (err == nil && plumbing.ComputeHash(plumbing.BlobObject, b).String() == want) {
+				continue // our own write from a run that was killed
+			}
+		}
+		dirty = append(dirty, p)
+	}
+	if len(dirty) == 0 {
+		return nil
+	}
+	more := ""
+	if len(dirty) > 10 {
+		more = fmt.Sprintf(" (and %d more)", len(dirty)-10)
+		dirty = dirty[:10]
+	}
+	return fmt.Errorf("%s has uncommitted changes: %s%s; commit or stash them first (nothing was written)", dir, strings.Join(dirty, ", "), more)
+}
+
+func pendingPath(dir string) string { return filepath.Join(dir, ".git", pendingFile) }
+
+func readPending(dir string) (map[string]string, error) {
+	b, err := os.ReadFile(pendingPath(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s is damaged (%v); if no fleetgen is running, delete it and run again", pendingPath(dir), err)
+	}
+	return m, nil
+}
+
+// writePending records path -> blob hash ("" for a deletion) of every write.
+func writePending(dir string, cs []Change) error {
+	m := map[string]string{}
+	for _, c := range cs {
+		if c.Action == Delete {
+			m[c.Path] = ""
+		} else {
+			m[c.Path] = plumbing.ComputeHash(plumbing.BlobObject, c.New).String()
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".git"), 0o755); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(filepath.Join(dir, ".git"), pendingFile, b, 0o644)
+}
+
+func removePending(dir string) error {
+	err := os.Remove(pendingPath(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,189 @@
+package generator
+
+import (
+	"fmt"
+	"path"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/fleetgen/fleetgen/generator/spec"
+)
+
+// infrastructure writes the platform baseline every cluster applies before
+// its apps: one namespace per app, labelled Pod Security "restricted", with
+// default-deny network policies and DNS egress.
+func (p *planner) infrastructure() {
+	var nss []any
+	var pols []any
+	for _, a := range p.l.Spec.Apps {
+		nss = append(nss, namespace(a.Name, p.l.Metadata.Name))
+		pols = append(pols, networkPolicies(a)...)
+	}
+	res := []string{}
+	if len(nss) > 0 {
+		p.gen("infrastructure/base/namespaces.yaml", marshal("One namespace per app, Pod Security Admission 'restricted' enforced.", nss...))
+		p.gen("infrastructure/base/network-policies.yaml", marshal("Default deny, then allow DNS and each app's own port from inside its namespace.\nOpen a port to a site network with a patch in infrastructure/regions/<region>.", pols...))
+		res = append(res, "namespaces.yaml", "network-policies.yaml")
+	}
+	p.gen("infrastructure/base/kustomization.yaml", marshal("Platform baseline applied to every cluster before its apps.", kustomization(res...)))
+}
+
+func namespace(name, fleet string) *corev1.Namespace {
+	ns := &corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: objectMeta(name, "")}
+	ns.Labels = map[string]string{
+		"pod-security.kubernetes.io/enforce":         "restricted",
+		"pod-security.kubernetes.io/enforce-version": "latest",
+		"pod-security.kubernetes.io/audit":           "restricted",
+		"pod-security.kubernetes.io/warn":            "restricted",
+		FleetLabel:                                   fleet,
+	}
+	return ns
+}
+
+func networkPolicies(a spec.App) []any {
+	ingressEgress := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
+	deny := &networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: objectMeta("default-deny", a.Name)}
+	deny.Spec.PolicyTypes = ingressEgress
+	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+	dnsPort := intstr.FromInt32(53)
+	dns := &networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: objectMeta("allow-dns", a.Name)}
+	dns.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
+	dns.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
+		To: []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+		}},
+		Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dnsPort}, {Protocol: &tcp, Port: &dnsPort}},
+	}}
+	out := []any{deny, dns}
+	if a.Port > 0 {
+		port := intstr.FromInt32(int32(a.Port))
+		allow := &networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: objectMeta("allow-"+a.Name, a.Name)}
+		allow.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": a.Name}}
+		allow.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+		allow.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{
+			From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}},
+		}}
+		out = append(out, allow)
+	}
+	return out
+}
+
+// apps writes one folder per workload; every workload meets the Pod
+// Security "restricted" profile and has requests and limits.
+func (p *planner) apps() {
+	var names []string
+	for _, a := range p.l.Spec.Apps {
+		dir := path.Join("apps/base", a.Name)
+		res := []string{"deployment.yaml"}
+		p.gen(path.Join(dir, "deployment.yaml"), marshal("", deployment(a, p.l.Metadata.Name)))
+		if a.Port > 0 {
+			p.gen(path.Join(dir, "service.yaml"), marshal("", service(a)))
+			res = append(res, "service.yaml")
+		}
+		k := kustomization(res...)
+		k.Namespace = a.Name
+		p.gen(path.Join(dir, "kustomization.yaml"), marshal("", k))
+		names = append(names, a.Name)
+	}
+	sort.Strings(names)
+	p.gen("apps/base/kustomization.yaml", marshal("Workloads every cluster runs; per-cluster values arrive through Flux postBuild from cluster-vars.", kustomization(names...)))
+}
+
+func deployment(a spec.App, fleet string) *appsv1.Deployment {
+	labels := map[string]string{"app.kubernetes.io/name": a.Name, "app.kubernetes.io/part-of": fleet}
+	replicas := int32(a.Replicas)
+	mem := resource.MustParse(a.Memory)
+	cpu := resource.MustParse(a.CPU)
+	cpuLimit := resource.NewMilliQuantity(max(cpu.MilliValue()*4, 100), resource.DecimalSI)
+	f, t := false, true
+	uid := a.RunAsUser
+	c := corev1.Container{
+		Name:            a.Name,
+		Image:           a.Image,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Env: []corev1.EnvVar{
+			{Name: "FLEET_CLUSTER", Value: "${CLUSTER_NAME}"},
+			{Name: "FLEET_REGION", Value: "${REGION}"},
+		},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: *cpuLimit, corev1.ResourceMemory: mem},
+		},
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: &f,
+			ReadOnlyRootFilesystem:   &t,
+			RunAsNonRoot:             &t,
+			RunAsUser:                &uid,
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+	}
+	vols := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptrQ("64Mi")}}}}
+	for i, w := range a.WritablePaths {
+		name := fmt.Sprintf("data-%d", i)
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: w})
+		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptrQ("256Mi")}}})
+	}
+	if a.Port > 0 {
+		c.Ports = []corev1.ContainerPort{{Name: "main", ContainerPort: int32(a.Port), Protocol: corev1.ProtocolTCP}}
+		probe := corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("main")}}
+		c.ReadinessProbe = &corev1.Probe{ProbeHandler: probe, PeriodSeconds: 10}
+		c.LivenessProbe = &corev1.Probe{ProbeHandler: probe, PeriodSeconds: 30, FailureThreshold: 5}
+	}
+	d := &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: objectMeta(a.Name, "")}
+	d.Labels = labels
+	d.Spec.Replicas = &replicas
+	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": a.Name}}
+	// Recreate: a 2 GB node has no room for a second copy during a rollout.
+	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	d.Spec.Template.Labels = labels
+	d.Spec.Template.Spec = corev1.PodSpec{
+		AutomountServiceAccountToken: &f,
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   &t,
+			RunAsUser:      &uid,
+			RunAsGroup:     &uid,
+			FSGroup:        &uid,
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Containers: []corev1.Container{c},
+		Volumes:    vols,
+	}
+	return d
+}
+
+func ptrQ(s string) *resource.Quantity {
+	q := resource.MustParse(s)
+	return &q
+}
+
+func service(a spec.App) *corev1.Service {
+	s := &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: objectMeta(a.Name, "")}
+	s.Labels = map[string]string{"app.kubernetes.io/name": a.Name}
+	s.Spec.Selector = map[string]string{"app.kubernetes.io/name": a.Name}
+	s.Spec.Ports = []corev1.ServicePort{{Name: "main", Port: int32(a.Port), TargetPort: intstr.FromString("main"), Protocol: corev1.ProtocolTCP}}
+	return s
+}
+
+// regionOverlays writes the region's overlays of both bases.
+func (p *planner) regionOverlays(r *spec.Region) {
+	labels := map[string]string{RegionLabel: r.Name}
+	for k, v := range r.Labels {
+		labels[k] = v
+	}
+	for _, area := range []string{"infrastructure", "apps"} {
+		k := kustomization("../../base")
+		k.Labels = []KustomizeLabel{{Pairs: labels, IncludeSelectors: false}}
+		p.gen(path.Join(area, "regions", r.Name, "kustomization.yaml"),
+			marshal(fmt.Sprintf("Overlay of %s/base for region %s. Hand edits are kept: `fleetgen regen` merges them three-way.", area, r.Name), k))
+	}
+}

@@ -1,0 +1,227 @@
+package generator
+
+import (
+	"fmt"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/fleetgen/fleetgen/generator/spec"
+)
+
+// Footprint is the memory a component reserves on a node, with where the
+// figure comes from. All figures live in this one table so that a reviewer
+// can check them against their sources.
+type Footprint struct {
+	Component string
+	MemoryMi  int64
+	CPUm      int64
+	Source    string
+}
+
+// Footprints, by key. K3s figures are measured working sets; Flux and K3s
+// add-on figures are the requests in their published manifests.
+var Footprints = map[string]Footprint{
+	"os":                      {"Operating system and system daemons", 256, 100, "fleetgen assumption for a minimal server Linux (no desktop)"},
+	"k3s-server-sqlite":       {"K3s server (SQLite/kine) with workload", 768, 300, "k3s-io/docs docs/reference/resource-profiling.md"},
+	"k3s-server-etcd":         {"K3s server (embedded etcd) with workload", 896, 400, "k3s-io/docs docs/reference/resource-profiling.md"},
+	"k3s-agent":               {"K3s agent", 256, 100, "k3s-io/docs docs/reference/resource-profiling.md"},
+	"coredns":                 {"CoreDNS (K3s packaged)", 70, 100, "k3s-io/k3s manifests/coredns.yaml requests"},
+	"metrics-server":          {"metrics-server (K3s packaged)", 70, 100, "k3s-io/k3s manifests/metrics-server requests"},
+	"flux-operator":           {"Flux Operator", 64, 100, "controlplaneio-fluxcd/charts flux-operator values.yaml requests"},
+	"source-controller":       {"Flux source-controller", 64, 50, "fluxcd/flux2 manifests/bases/source-controller requests"},
+	"kustomize-controller":    {"Flux kustomize-controller", 64, 100, "fluxcd/flux2 manifests/bases/kustomize-controller requests"},
+	"helm-controller":         {"Flux helm-controller", 64, 100, "fluxcd/flux2 manifests/bases/helm-controller requests"},
+	"notification-controller": {"Flux notification-controller", 64, 100, "fluxcd/flux2 manifests/bases/notification-controller requests"},
+}
+
+// Minimum free memory left on a node after every reservation, as a share
+// of its memory: below it the node swaps or OOM-kills under load spikes.
+const minMarginPercent = 10
+
+// FullFluxMarginPercent: the full Flux set (with helm- and
+// notification-controller) is only installed where at least this share of
+// memory stays free with it; otherwise the minimal set is used.
+const fullFluxMarginPercent = 40
+
+// Decisions are the choices the plan makes for one region from its
+// hardware and connectivity, with the reasons shown by `fleetgen plan`.
+type Decisions struct {
+	Region         string
+	Hardware       spec.Hardware
+	Datastore      string   // sqlite | etcd
+	FluxComponents []string // controllers installed
+	FluxSize       string   // FluxInstance cluster.size: small | medium
+	Disable        []string // K3s packaged components turned off
+	EmbeddedReg    bool     // K3s embedded registry mirror (Spegel)
+	WireGuard      bool     // flannel-backend: wireguard-native
+	Connectivity   Profile
+	Reasons        []string
+	Budget         Budget
+}
+
+// BudgetLine is one row of the budget table.
+type BudgetLine struct {
+	Component string `json:"component"`
+	MemoryMi  int64  `json:"memoryMi"`
+	CPUm      int64  `json:"cpuMilli"`
+	Source    string `json:"source"`
+}
+
+// Budget is the memory plan of the busiest node of a region's clusters
+// (the server, which runs everything on a single-node cluster).
+type Budget struct {
+	Lines         []BudgetLine `json:"lines"`
+	TotalMi       int64        `json:"totalMi"`
+	NodeMemoryMi  int64        `json:"nodeMemoryMi"`
+	MarginMi      int64        `json:"marginMi"`
+	MarginPercent int64        `json:"marginPercent"`
+}
+
+func (b *Budget) add(key string) {
+	f := Footprints[key]
+	b.Lines = append(b.Lines, BudgetLine{f.Component, f.MemoryMi, f.CPUm, f.Source})
+}
+
+func (b *Budget) addApp(a spec.App) {
+	mem := resource.MustParse(a.Memory)
+	cpu := resource.MustParse(a.CPU)
+	b.Lines = append(b.Lines, BudgetLine{
+		Component: fmt.Sprintf("app %s (%d replica(s))", a.Name, a.Replicas),
+		MemoryMi:  mem.Value() / (1 << 20) * int64(a.Replicas),
+		CPUm:      cpu.MilliValue() * int64(a.Replicas),
+		Source:    "fleet.yaml spec.apps requests",
+	})
+}
+
+func (b *Budget) total(nodeMi int64) {
+	b.TotalMi = 0
+	for _, l := range b.Lines {
+		b.TotalMi += l.MemoryMi
+	}
+	b.NodeMemoryMi = nodeMi
+	b.MarginMi = nodeMi - b.TotalMi
+	b.MarginPercent = b.MarginMi * 100 / nodeMi
+}
+
+var minimalFlux = []string{"source-controller", "kustomize-controller"}
+var fullFlux = []string{"source-controller", "kustomize-controller", "helm-controller", "notification-controller"}
+
+// decide applies the seed's Warning: drop what is too heavy for the
+// hardware and choose the lighter alternative, saying why.
+func decide(l *spec.Loaded, r *spec.Region) (Decisions, error) {
+	s := &l.Spec
+	hw := s.RegionHardware(r)
+	memQ := resource.MustParse(hw.Memory)
+	nodeMi := memQ.Value() / (1 << 20)
+	d := Decisions{Region: r.Name, Hardware: hw, Connectivity: Profiles[r.Connectivity], Disable: []string{"traefik", "servicelb"}}
+	d.Reasons = append(d.Reasons, "traefik and servicelb disabled: clusters only pull (no inbound port); apps are reached on the site network through their Services")
+
+	// Datastore: embedded etcd only for 3+ servers with the memory for it.
+	etcdFits := hw.Nodes >= 3 && nodeMi >= 4096
+	switch s.K3s.Datastore {
+	case "etcd":
+		if hw.Nodes < 3 {
+			return d, fmt.Errorf("region %q: spec.k3s.datastore etcd needs at least 3 nodes per cluster for quorum, the region has %d; use sqlite (or auto)", r.Name, hw.Nodes)
+		}
+		d.Datastore = "etcd"
+		d.Reasons = append(d.Reasons, "embedded etcd: requested in spec.k3s.datastore")
+	case "sqlite":
+		d.Datastore = "sqlite"
+		d.Reasons = append(d.Reasons, "SQLite (kine): requested in spec.k3s.datastore")
+	default:
+		if etcdFits {
+			d.Datastore = "etcd"
+			d.Reasons = append(d.Reasons, fmt.Sprintf("embedded etcd: %d nodes of %s give an HA control plane with quorum", hw.Nodes, hw.Memory))
+		} else {
+			d.Datastore = "sqlite"
+			why := "a single server cannot form an etcd quorum"
+			if hw.Nodes >= 3 {
+				why = fmt.Sprintf("%s per node is too little for etcd's extra ~128Mi and its disk writes", hw.Memory)
+			} else if hw.Nodes > 1 {
+				why = fmt.Sprintf("%d nodes cannot form an etcd quorum (3 needed): one server, %d agent(s)", hw.Nodes, hw.Nodes-1)
+			}
+			d.Reasons = append(d.Reasons, "SQLite (kine), no embedded etcd: "+why)
+		}
+	}
+	if hw.Storage == "sd" || hw.Storage == "emmc" {
+		d.Reasons = append(d.Reasons, fmt.Sprintf("%s storage wears under the datastore's writes: put /var/lib/rancher on an SSD or USB disk where possible (see bootstrap README)", hw.Storage))
+	}
+	if nodeMi <= 2048 {
+		d.Disable = append(d.Disable, "metrics-server")
+		d.Reasons = append(d.Reasons, "metrics-server disabled: saves ~70Mi on a node of "+hw.Memory)
+	}
+	if hw.Nodes > 1 {
+		d.EmbeddedReg = true
+		d.WireGuard = true
+		d.Reasons = append(d.Reasons, "embedded registry mirror (Spegel): nodes share pulled images instead of each using the uplink")
+		d.Reasons = append(d.Reasons, "flannel-backend wireguard-native: node-to-node traffic encrypted")
+	}
+
+	build := func(flux []string) Budget {
+		var b Budget
+		b.add("os")
+		b.add("k3s-server-" + d.Datastore)
+		b.add("coredns")
+		if !contains(d.Disable, "metrics-server") {
+			b.add("metrics-server")
+		}
+		if s.Flux.Mode == "operator" {
+			b.add("flux-operator")
+		}
+		for _, c := range flux {
+			if _, ok := Footprints[c]; ok {
+				b.add(c)
+			} else {
+				b.Lines = append(b.Lines, BudgetLine{Component: "Flux " + c, MemoryMi: 64, CPUm: 100, Source: "fleetgen estimate (Flux controllers request 64Mi)"})
+			}
+		}
+		for _, a := range s.Apps {
+			b.addApp(a)
+		}
+		b.total(nodeMi)
+		return b
+	}
+
+	switch {
+	case len(s.Flux.Components) > 0:
+		d.FluxComponents = sortedCopy(s.Flux.Components)
+		d.Budget = build(d.FluxComponents)
+		d.Reasons = append(d.Reasons, "Flux components: as listed in spec.flux.components")
+	default:
+		full := build(fullFlux)
+		if full.MarginPercent >= fullFluxMarginPercent {
+			d.FluxComponents, d.Budget = fullFlux, full
+			d.Reasons = append(d.Reasons, fmt.Sprintf("Flux: source, kustomize, helm and notification controllers (%d%% of memory stays free)", full.MarginPercent))
+		} else {
+			d.FluxComponents, d.Budget = minimalFlux, build(minimalFlux)
+			d.Reasons = append(d.Reasons, fmt.Sprintf("Flux: minimal set (source-controller, kustomize-controller): with the full set only %d%% of %s would stay free", full.MarginPercent, hw.Memory))
+		}
+	}
+	if nodeMi < 8192 {
+		d.FluxSize = "small"
+		d.Reasons = append(d.Reasons, "Flux size small: lower concurrency and limits for edge nodes")
+	} else {
+		d.FluxSize = "medium"
+	}
+	if d.Budget.MarginPercent < minMarginPercent {
+		return d, fmt.Errorf("region %q: nothing fits: K3s, the minimal Flux and the apps reserve %dMi of the %dMi a node has (%d%% free, %d%% needed); give the nodes more memory or lower spec.apps requests",
+			r.Name, d.Budget.TotalMi, nodeMi, d.Budget.MarginPercent, minMarginPercent)
+	}
+	return d, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedCopy(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,189 @@
+package generator
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	meta "github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/fleetgen/fleetgen/generator/spec"
+)
+
+// cluster writes the thin folder a cluster's Flux syncs: its Flux
+// installation (FluxInstance, or flux-system/ in bootstrap mode), its
+// values, and the two Kustomizations that point at the region overlays.
+func (p *planner) cluster(r *spec.Region, d *Decisions, c spec.Cluster) {
+	dir := ClusterPath(r.Name, c.Name)
+	res := []string{}
+	if p.l.Spec.Flux.Mode == "bootstrap" {
+		p.gotkSync(r, d, c.Name, dir)
+		res = append(res, "flux-system")
+	} else {
+		p.gen(path.Join(dir, "flux-instance.yaml"), marshal(
+			"Flux itself, managed from git after the first boot installed it (bootstrap/"+r.Name+"/manifests).",
+			p.fluxInstance(r, d, c.Name)))
+		res = append(res, "flux-instance.yaml")
+	}
+	p.gen(path.Join(dir, "cluster-vars.yaml"), marshal("Per-cluster values, substituted as ${VAR} in the region overlays (Flux postBuild).", p.clusterVars(r, c)))
+	infra := p.fluxKustomization(r, d, InfrastructureName, "./infrastructure/regions/"+r.Name, nil)
+	apps := p.fluxKustomization(r, d, AppsName, "./apps/regions/"+r.Name, []string{InfrastructureName})
+	p.gen(path.Join(dir, "infrastructure.yaml"), marshal("", infra))
+	p.gen(path.Join(dir, "apps.yaml"), marshal("Applied after infrastructure is ready (dependsOn).", apps))
+	res = append(res, "cluster-vars.yaml", "infrastructure.yaml", "apps.yaml")
+	k := kustomization(res...)
+	p.gen(path.Join(dir, "kustomization.yaml"), marshal(fmt.Sprintf("Cluster %s in region %s: what its Flux syncs from %s.", c.Name, r.Name, dir), k))
+}
+
+func (p *planner) clusterVars(r *spec.Region, c spec.Cluster) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: objectMeta(ClusterVarsName, FluxNamespace)}
+	cm.Data = map[string]string{
+		"CLUSTER_NAME": c.Name,
+		"REGION":       r.Name,
+		"FLEET_NAME":   p.l.Metadata.Name,
+		"CONNECTIVITY": r.Connectivity,
+	}
+	for k, v := range c.Values {
+		cm.Data[k] = v
+	}
+	return cm
+}
+
+func (p *planner) fluxKustomization(r *spec.Region, d *Decisions, name, target string, dependsOn []string) *kustomizev1.Kustomization {
+	prof := d.Connectivity
+	k := &kustomizev1.Kustomization{TypeMeta: typeMeta(kustomizev1.GroupVersion.String(), kustomizev1.KustomizationKind), ObjectMeta: objectMeta(name, FluxNamespace)}
+	k.Spec = kustomizev1.KustomizationSpec{
+		Interval:      duration(prof.SyncInterval),
+		RetryInterval: ptrDuration(prof.RetryInterval),
+		Timeout:       ptrDuration(prof.ApplyTimeout),
+		Path:          target,
+		Prune:         true,
+		Wait:          true,
+		SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: FluxNamespace},
+		PostBuild: &kustomizev1.PostBuild{SubstituteFrom: []kustomizev1.SubstituteReference{
+			{Kind: "ConfigMap", Name: ClusterVarsName},
+		}},
+	}
+	for _, dep := range dependsOn {
+		k.Spec.DependsOn = append(k.Spec.DependsOn, kustomizev1.DependencyReference{Name: dep})
+	}
+	if len(p.l.Spec.RegionRecipients(r)) > 0 {
+		k.Spec.Decryption = &kustomizev1.Decryption{Provider: "sops", SecretRef: &meta.LocalObjectReference{Name: SopsSecretName}}
+	}
+	return k
+}
+
+func duration(s string) metav1.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		panic(err) // profiles are constants
+	}
+	return metav1.Duration{Duration: d}
+}
+
+func ptrDuration(s string) *metav1.Duration {
+	d := duration(s)
+	return &d
+}
+
+// sparseDirs are the only folders a cluster of region r needs.
+func sparseDirs(region, cluster string) []string {
+	return []string{
+		"apps/base", "apps/regions/" + region,
+		ClusterPath(region, cluster),
+		"infrastructure/base", "infrastructure/regions/" + region,
+	}
+}
+
+// fluxInstance is the Flux Operator's description of Flux on one cluster.
+// cluster may be ClusterPlaceholder (the bootstrap copy).
+func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster string) *FluxInstance {
+	s := &p.l.Spec
+	prof := d.Connectivity
+	fi := &FluxInstance{TypeMeta: typeMeta("fluxcd.controlplane.io/v1", "FluxInstance"), ObjectMeta: objectMeta("flux", FluxNamespace)}
+	fi.Spec.Distribution = FluxDistribution{Version: s.Flux.Version, Registry: s.Flux.Registry}
+	fi.Spec.Components = d.FluxComponents
+	fi.Spec.Cluster = &FluxCluster{Type: "kubernetes", Size: d.FluxSize, NetworkPolicy: true, Domain: "cluster.local"}
+	patches := []KustomizePatch{{
+		Target: &PatchTarget{Kind: "Deployment", Name: "(source-controller|kustomize-controller)"},
+		Patch:  jsonPatchAdd("/spec/template/spec/containers/0/args/-", fmt.Sprintf("--interval-jitter-percentage=%d", prof.JitterPercent)),
+	}}
+	gitOps := [][2]string{{"/spec/timeout", prof.GitTimeout}}
+	if prof.SparseCheckout {
+		gitOps = append(gitOps, [2]string{"/spec/sparseCheckout", "[" + strings.Join(sparseDirs(r.Name, cluster), ", ") + "]"})
+	}
+	patches = append(patches, KustomizePatch{Target: &PatchTarget{Kind: "GitRepository", Name: FluxNamespace}, Patch: jsonPatchAddAll(gitOps)})
+	patches = append(patches, KustomizePatch{Target: &PatchTarget{Kind: "Kustomization", Name: FluxNamespace},
+		Patch: jsonPatchAddAll([][2]string{{"/spec/retryInterval", prof.RetryInterval}, {"/spec/timeout", prof.ApplyTimeout}})})
+	fi.Spec.Kustomize = &FluxKustomize{Patches: patches}
+	fi.Spec.Sync = &FluxSync{
+		Kind:       sourcev1.GitRepositoryKind,
+		URL:        p.gitURL(r),
+		Ref:        "refs/heads/" + s.Git.Branch,
+		Path:       ClusterPath(r.Name, cluster),
+		PullSecret: s.Git.SecretName,
+		Interval:   prof.GitInterval,
+	}
+	return fi
+}
+
+func jsonPatchAdd(p, value string) string { return jsonPatchAddAll([][2]string{{p, value}}) }
+
+// jsonPatchAddAll writes a JSON6902 patch of "add" operations as YAML text.
+func jsonPatchAddAll(ops [][2]string) string {
+	var b strings.Builder
+	for _, op := range ops {
+		fmt.Fprintf(&b, "- op: add\n  path: %s\n  value: %s\n", op[0], op[1])
+	}
+	return b.String()
+}
+
+// gotkSync writes the classic `flux bootstrap` files. gotk-components.yaml
+// is not written: it comes from `flux install --export` (see the README),
+// never from a copy fleetgen would have to keep in step with Flux.
+func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir string) {
+	s := &p.l.Spec
+	prof := d.Connectivity
+	repo := &sourcev1.GitRepository{TypeMeta: typeMeta(sourcev1.GroupVersion.String(), sourcev1.GitRepositoryKind), ObjectMeta: objectMeta(FluxNamespace, FluxNamespace)}
+	repo.Spec = sourcev1.GitRepositorySpec{
+		URL:       p.gitURL(r),
+		Interval:  duration(prof.GitInterval),
+		Timeout:   ptrDuration(prof.GitTimeout),
+		Reference: &sourcev1.GitRepositoryRef{Branch: s.Git.Branch},
+	}
+	if s.Git.SecretName != "" {
+		repo.Spec.SecretRef = &meta.LocalObjectReference{Name: s.Git.SecretName}
+	}
+	if prof.SparseCheckout {
+		repo.Spec.SparseCheckout = sparseDirs(r.Name, cluster)
+	}
+	ks := &kustomizev1.Kustomization{TypeMeta: typeMeta(kustomizev1.GroupVersion.String(), kustomizev1.KustomizationKind), ObjectMeta: objectMeta(FluxNamespace, FluxNamespace)}
+	ks.Spec = kustomizev1.KustomizationSpec{
+		Interval:      duration(prof.SyncInterval),
+		RetryInterval: ptrDuration(prof.RetryInterval),
+		Timeout:       ptrDuration(prof.ApplyTimeout),
+		Path:          "./" + ClusterPath(r.Name, cluster),
+		Prune:         true,
+		SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: FluxNamespace},
+	}
+	p.gen(path.Join(dir, "flux-system/gotk-sync.yaml"), marshal("", repo, ks))
+	k := kustomization("gotk-components.yaml", "gotk-sync.yaml")
+	k.Patches = []KustomizePatch{{
+		Target: &PatchTarget{Kind: "Deployment", Name: "(source-controller|kustomize-controller)"},
+		Patch:  jsonPatchAdd("/spec/template/spec/containers/0/args/-", fmt.Sprintf("--interval-jitter-percentage=%d", prof.JitterPercent)),
+	}}
+	p.gen(path.Join(dir, "flux-system/kustomization.yaml"), marshal(
+		"gotk-components.yaml is yours to create, once per Flux upgrade:\n  "+gotkComponentsCommand(d)+" > "+path.Join(dir, "flux-system/gotk-components.yaml"), k))
+}
+
+func gotkComponentsCommand(d *Decisions) string {
+	comps := append([]string(nil), d.FluxComponents...)
+	sort.Strings(comps)
+	return "flux install --export --components=" + strings.Join(comps, ",")
+}

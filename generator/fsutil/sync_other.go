@@ -1,0 +1,7 @@
+//go:build !linux
+
+package fsutil
+
+import "os"
+
+func syncfs(f *os.File) error { return f.Sync() }

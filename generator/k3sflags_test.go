@@ -1,0 +1,332 @@
+package generator
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/fleetgen/fleetgen/examples"
+	"github.com/fleetgen/fleetgen/generator/spec"
+	"github.com/fleetgen/fleetgen/generator/tree"
+)
+
+// k3sTestPlan is one example planned in memory.
+type k3sTestPlan struct {
+	name string
+	res  *Result
+}
+
+// k3sTestPlans plans every example (each test gets its own results, so
+// tests stay independent of each other's order).
+func k3sTestPlans(t *testing.T) []k3sTestPlan {
+	t.Helper()
+	var out []k3sTestPlan
+	for _, name := range examples.Names() {
+		l, err := spec.Load(examples.FS, name+"/fleet.yaml")
+		if err != nil {
+			t.Fatalf("%s: load: %v", name, err)
+		}
+		res, err := Plan(l)
+		if err != nil {
+			t.Fatalf("%s: plan: %v", name, err)
+		}
+		out = append(out, k3sTestPlan{name: name, res: res})
+	}
+	if len(out) == 0 {
+		t.Fatal("no examples")
+	}
+	return out
+}
+
+// k3sBootstrapDirs lists the bootstrap/<region> folders of a planned tree.
+func k3sBootstrapDirs(res *Result) []string {
+	seen := map[string]bool{}
+	for _, f := range res.Tree.Files {
+		parts := strings.Split(f.Path, "/")
+		if len(parts) >= 3 && parts[0] == "bootstrap" {
+			seen[path.Join(parts[0], parts[1])] = true
+		}
+	}
+	var dirs []string
+	for d := range seen {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	return dirs
+}
+
+// k3sLoadFlags reads testdata/k3s/<file>: one flag per line, '#' comments.
+func k3sLoadFlags(t *testing.T, file string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "k3s", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "-") || strings.ContainsAny(line, " \t=") {
+			t.Fatalf("%s: %q is not a bare flag name", file, line)
+		}
+		flags[line] = true
+	}
+	if len(flags) == 0 {
+		t.Fatalf("%s: no flags", file)
+	}
+	return flags
+}
+
+// k3sFlagLists returns the valid config keys of a server (server flags plus
+// agent flags: a server also runs an agent) and of an agent.
+func k3sFlagLists(t *testing.T) (server, agent map[string]bool) {
+	t.Helper()
+	agent = k3sLoadFlags(t, "agent-flags.txt")
+	server = k3sLoadFlags(t, "server-flags.txt")
+	for f := range agent {
+		server[f] = true
+	}
+	return server, agent
+}
+
+func k3sReadConfig(t *testing.T, res *Result, p string) map[string]any {
+	t.Helper()
+	f, ok := res.Tree.Get(p)
+	if !ok {
+		t.Errorf("%s is not generated", p)
+		return nil
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(f.Content, &m); err != nil {
+		t.Errorf("%s: %v", p, err)
+		return nil
+	}
+	if len(m) == 0 {
+		t.Errorf("%s: empty config", p)
+	}
+	return m
+}
+
+// k3sCheckKeys reports every top-level key that is not a known flag. A
+// trailing '+' (K3s appends to the value from an earlier file) is stripped.
+func k3sCheckKeys(t *testing.T, p string, cfg map[string]any, known map[string]bool) {
+	t.Helper()
+	for k := range cfg {
+		if !known[strings.TrimSuffix(k, "+")] {
+			t.Errorf("%s: key %q is not a K3s flag (see testdata/k3s)", p, k)
+		}
+	}
+}
+
+func TestK3sConfigKeysAreKnownFlags(t *testing.T) {
+	server, agent := k3sFlagLists(t)
+	for _, ex := range k3sTestPlans(t) {
+		dirs := k3sBootstrapDirs(ex.res)
+		if len(dirs) != len(ex.res.Spec.Spec.Regions) {
+			t.Errorf("%s: %d bootstrap folders for %d regions", ex.name, len(dirs), len(ex.res.Spec.Spec.Regions))
+		}
+		for _, dir := range dirs {
+			p := path.Join(dir, "config.yaml")
+			k3sCheckKeys(t, ex.name+"/"+p, k3sReadConfig(t, ex.res, p), server)
+			p = path.Join(dir, "agent-config.yaml")
+			k3sCheckKeys(t, ex.name+"/"+p, k3sReadConfig(t, ex.res, p), agent)
+		}
+	}
+}
+
+// TestK3sFlagsUsedByProvision checks the keys provision.sh writes into
+// config.yaml.d on the node (identity and join), which are not in the
+// generated config.yaml itself.
+func TestK3sFlagsUsedByProvision(t *testing.T) {
+	server, agent := k3sFlagLists(t)
+	for _, k := range []string{"node-label", "server", "token-file"} {
+		if !server[k] || !agent[k] {
+			t.Errorf("%q is written by provision.sh for servers and agents but is not a known flag of both", k)
+		}
+	}
+	for _, ex := range k3sTestPlans(t) {
+		for _, dir := range k3sBootstrapDirs(ex.res) {
+			p := path.Join(dir, "provision.sh")
+			f, ok := ex.res.Tree.Get(p)
+			if !ok {
+				t.Errorf("%s: %s is not generated", ex.name, p)
+				continue
+			}
+			s := string(f.Content)
+			for _, want := range []string{"node-label+:", "server: %s", "token-file: %s"} {
+				if !strings.Contains(s, want) {
+					t.Errorf("%s/%s: does not write %q into config.yaml.d", ex.name, p, want)
+				}
+			}
+		}
+	}
+}
+
+func k3sStrings(t *testing.T, where string, v any) []string {
+	t.Helper()
+	list, ok := v.([]any)
+	if !ok {
+		t.Errorf("%s: want a list of strings, got %T", where, v)
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, ok := x.(string)
+		if !ok {
+			t.Errorf("%s: want a string, got %T (%v)", where, x, x)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// k3sArgValue finds "name=value" in args.
+func k3sArgValue(args []string, name string) (string, bool) {
+	for _, a := range args {
+		if k, v, ok := strings.Cut(a, "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func TestK3sCISHardening(t *testing.T) {
+	for _, ex := range k3sTestPlans(t) {
+		for _, dir := range k3sBootstrapDirs(ex.res) {
+			where := ex.name + "/" + path.Join(dir, "config.yaml")
+			cfg := k3sReadConfig(t, ex.res, path.Join(dir, "config.yaml"))
+			if cfg == nil {
+				continue
+			}
+			for _, k := range []string{"secrets-encryption", "protect-kernel-defaults"} {
+				if cfg[k] != true {
+					t.Errorf("%s: %s = %v, want true", where, k, cfg[k])
+				}
+			}
+			api := k3sStrings(t, where+": kube-apiserver-arg", cfg["kube-apiserver-arg"])
+			apiWant := map[string]string{
+				"enable-admission-plugins":      "NodeRestriction,EventRateLimit",
+				"admission-control-config-file": "/var/lib/rancher/k3s/server/psa.yaml",
+			}
+			for k, want := range apiWant {
+				if v, ok := k3sArgValue(api, k); !ok || v != want {
+					t.Errorf("%s: kube-apiserver-arg %s=%q (set %v), want %q", where, k, v, ok, want)
+				}
+			}
+			for _, k := range []string{"audit-policy-file", "audit-log-path", "audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"} {
+				if v, ok := k3sArgValue(api, k); !ok || v == "" {
+					t.Errorf("%s: kube-apiserver-arg has no %s=...", where, k)
+				}
+			}
+			kcm := k3sStrings(t, where+": kube-controller-manager-arg", cfg["kube-controller-manager-arg"])
+			if v, ok := k3sArgValue(kcm, "terminated-pod-gc-threshold"); !ok || v == "" {
+				t.Errorf("%s: kube-controller-manager-arg has no terminated-pod-gc-threshold=...", where)
+			}
+			k3sCheckKubelet(t, where, cfg)
+
+			// Agents: same kernel and kubelet hardening.
+			awhere := ex.name + "/" + path.Join(dir, "agent-config.yaml")
+			if acfg := k3sReadConfig(t, ex.res, path.Join(dir, "agent-config.yaml")); acfg != nil {
+				if acfg["protect-kernel-defaults"] != true {
+					t.Errorf("%s: protect-kernel-defaults = %v, want true", awhere, acfg["protect-kernel-defaults"])
+				}
+				k3sCheckKubelet(t, awhere, acfg)
+			}
+		}
+	}
+}
+
+func k3sCheckKubelet(t *testing.T, where string, cfg map[string]any) {
+	t.Helper()
+	kubelet := k3sStrings(t, where+": kubelet-arg", cfg["kubelet-arg"])
+	if v, ok := k3sArgValue(kubelet, "streaming-connection-idle-timeout"); !ok || v != "5m" {
+		t.Errorf("%s: kubelet-arg streaming-connection-idle-timeout=%q (set %v), want 5m", where, v, ok)
+	}
+}
+
+func TestK3sSysctlForProtectKernelDefaults(t *testing.T) {
+	want := map[string]string{
+		"vm.panic_on_oom":      "0",
+		"vm.overcommit_memory": "1",
+		"kernel.panic":         "10",
+		"kernel.panic_on_oops": "1",
+	}
+	for _, ex := range k3sTestPlans(t) {
+		for _, dir := range k3sBootstrapDirs(ex.res) {
+			p := path.Join(dir, "90-kubelet.conf")
+			f, ok := ex.res.Tree.Get(p)
+			if !ok {
+				t.Errorf("%s: %s is not generated", ex.name, p)
+				continue
+			}
+			got := map[string]string{}
+			for _, line := range strings.Split(string(f.Content), "\n") {
+				line = strings.TrimSpace(line)
+				if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
+					continue
+				}
+				k, v, ok := strings.Cut(line, "=")
+				if !ok {
+					t.Errorf("%s/%s: line %q is not key=value", ex.name, p, line)
+					continue
+				}
+				got[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%s/%s: %s=%q, want %q", ex.name, p, k, got[k], v)
+				}
+			}
+		}
+	}
+}
+
+func TestProvisionScript(t *testing.T) {
+	sh, shErr := exec.LookPath("/bin/sh")
+	tmp := t.TempDir()
+	checked := 0
+	for _, ex := range k3sTestPlans(t) {
+		for _, dir := range k3sBootstrapDirs(ex.res) {
+			p := path.Join(dir, "provision.sh")
+			where := ex.name + "/" + p
+			f, ok := ex.res.Tree.Get(p)
+			if !ok {
+				t.Errorf("%s is not generated", where)
+				continue
+			}
+			if f.Mode != tree.ModeScript {
+				t.Errorf("%s: mode %#o, want %#o", where, f.Mode, tree.ModeScript)
+			}
+			if !bytes.HasPrefix(f.Content, []byte("#!/bin/sh\n")) {
+				t.Errorf("%s: does not start with #!/bin/sh", where)
+			}
+			if shErr != nil {
+				continue
+			}
+			file := filepath.Join(tmp, ex.name+"-"+path.Base(dir)+".sh")
+			if err := os.WriteFile(file, f.Content, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(sh, "-n", file).CombinedOutput(); err != nil {
+				t.Errorf("%s: sh -n: %v\n%s", where, err, out)
+			}
+			checked++
+		}
+	}
+	if shErr != nil {
+		t.Skipf("no /bin/sh: syntax not checked (%v)", shErr)
+	}
+	t.Logf("sh -n accepted %d provision.sh", checked)
+}

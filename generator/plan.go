@@ -1,0 +1,116 @@
+// Package generator turns a loaded fleet spec into the fleet repository:
+// Plan is pure (same spec, same bytes, no I/O); Apply is the only stage
+// that touches disk and git.
+package generator
+
+import (
+	"fmt"
+	"path"
+
+	"github.com/fleetgen/fleetgen/generator/spec"
+	"github.com/fleetgen/fleetgen/generator/tree"
+)
+
+// Well-known names shared by every cluster.
+const (
+	FluxNamespace      = "flux-system"
+	ClusterVarsName    = "cluster-vars"
+	SopsSecretName     = "sops-age"
+	RegionLabel        = "fleetgen.dev/region"
+	ClusterLabel       = "fleetgen.dev/cluster"
+	FleetLabel         = "fleetgen.dev/fleet"
+	InfrastructureName = "infrastructure"
+	AppsName           = "apps"
+	ClusterPlaceholder = "CLUSTER_NAME" // replaced by provision.sh on the node
+)
+
+// Result is a planned repository: the decisions taken and the files.
+type Result struct {
+	Spec      *spec.Loaded
+	Decisions []Decisions // one per region, in spec order
+	Tree      tree.Tree
+}
+
+// Region returns the decisions for the region named name.
+func (r *Result) Region(name string) (*Decisions, bool) {
+	for i := range r.Decisions {
+		if r.Decisions[i].Region == name {
+			return &r.Decisions[i], true
+		}
+	}
+	return nil, false
+}
+
+// Plan computes the whole repository in memory.
+func Plan(l *spec.Loaded) (*Result, error) {
+	res := &Result{Spec: l}
+	for i := range l.Spec.Regions {
+		d, err := decide(l, &l.Spec.Regions[i])
+		if err != nil {
+			return nil, err
+		}
+		res.Decisions = append(res.Decisions, d)
+	}
+	p := &planner{l: l, res: res, t: &res.Tree}
+	p.infrastructure()
+	p.apps()
+	for i := range l.Spec.Regions {
+		r := &l.Spec.Regions[i]
+		d := &res.Decisions[i]
+		p.regionOverlays(r)
+		for _, c := range l.RegionClusters(r.Name) {
+			p.cluster(r, d, c)
+		}
+		if err := p.bootstrap(r, d); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.docs(); err != nil {
+		return nil, err
+	}
+	if err := res.Tree.Finish(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+type planner struct {
+	l   *spec.Loaded
+	res *Result
+	t   *tree.Tree
+}
+
+func (p *planner) gen(path string, content []byte) {
+	p.t.Add(tree.File{Path: path, Content: content, Owner: tree.Generated, Mode: tree.ModeFile})
+}
+
+func (p *planner) script(path string, content []byte) {
+	p.t.Add(tree.File{Path: path, Content: content, Owner: tree.Generated, Mode: tree.ModeScript})
+}
+
+func (p *planner) seed(path string, content []byte) {
+	p.t.Add(tree.File{Path: path, Content: content, Owner: tree.Seeded, Mode: tree.ModeFile})
+}
+
+// RegionPaths are the folders that belong to one region: regenerating the
+// region rewrites only files below them.
+func RegionPaths(region string) []string {
+	return []string{
+		path.Join("infrastructure/regions", region),
+		path.Join("apps/regions", region),
+		path.Join("clusters", region),
+		path.Join("bootstrap", region),
+	}
+}
+
+// ClusterPath is the folder a cluster's Flux syncs.
+func ClusterPath(region, cluster string) string {
+	return fmt.Sprintf("clusters/%s/%s", region, cluster)
+}
+
+func (p *planner) gitURL(r *spec.Region) string {
+	if r.GitURL != "" {
+		return r.GitURL
+	}
+	return p.l.Spec.Git.URL
+}
