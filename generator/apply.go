@@ -221,6 +221,7 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 	if err := writePending(opts.Dir, written); err != nil {
 		return nil, err
 	}
+	crashPoint("journal", 0)
 	var commitWrite []tree.File
 	var commitDelete []string
 	for i, c := range written {
@@ -235,6 +236,7 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 			}
 			commitWrite = append(commitWrite, tree.File{Path: c.Path, Content: c.New, Mode: c.Mode})
 		}
+		crashPoint("write", i+1)
 		if opts.Progress != nil && (i%500 == 0 || i == len(written)-1) {
 			opts.Progress(i+1, len(written))
 		}
@@ -260,23 +262,46 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 		return nil, err
 	}
 	rep.Committed, rep.Commit = committed, h.String()
-	if _, err := repo.CommitSnapshot(GeneratedRef, snapshotOf(res, inScope, base), "fleetgen: generated tree\n\n"+firstLine(opts.Message), opts.Author, opts.When); err != nil {
+	crashPoint("commit", 0)
+	if _, err := repo.CommitSnapshot(GeneratedRef, snapshotOf(res, inScope, base, rep.Changes), "fleetgen: generated tree\n\n"+firstLine(opts.Message), opts.Author, opts.When); err != nil {
 		return nil, err
 	}
+	crashPoint("snapshot", 0)
 	return rep, removePending(opts.Dir)
 }
 
+// crashPoint lets the crash-safety test kill the process at a chosen point
+// (FLEETGEN_TEST_CRASH=stage[:n], e.g. write:40): exit at once, without
+// cleanup, as a SIGKILL or power cut would leave things.
+func crashPoint(stage string, n int) {
+	want := os.Getenv("FLEETGEN_TEST_CRASH")
+	if want == "" {
+		return
+	}
+	if want == stage || want == fmt.Sprintf("%s:%d", stage, n) {
+		os.Exit(137)
+	}
+}
+
 // snapshotOf turns the previous generated tree into the new one: the plan
-// for paths in scope, the previous snapshot elsewhere.
-func snapshotOf(res *Result, inScope func(string) bool, base map[string]plumbing.Hash) gitrepo.Snapshot {
+// for paths in scope, the previous snapshot elsewhere. An edited file kept
+// although its cluster left the spec stays in the snapshot, so later runs
+// still know fleetgen wrote it (and --prune-edited can remove it).
+func snapshotOf(res *Result, inScope func(string) bool, base map[string]plumbing.Hash, changes []Change) gitrepo.Snapshot {
 	var s gitrepo.Snapshot
 	for _, f := range res.Tree.Files {
 		if inScope(f.Path) {
 			s.Files = append(s.Files, f)
 		}
 	}
+	kept := map[string]bool{}
+	for _, c := range changes {
+		if c.Action == KeepEdited {
+			kept[c.Path] = true
+		}
+	}
 	for p := range base {
-		if _, ok := res.Tree.Get(p); !ok && inScope(p) {
+		if _, ok := res.Tree.Get(p); !ok && inScope(p) && !kept[p] {
 			s.Remove = append(s.Remove, p)
 		}
 	}
