@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -68,18 +67,15 @@ func writePlanText(w io.Writer, res *generator.Result) error {
 			fmt.Fprintf(w, "    - %s\n", r)
 		}
 		fmt.Fprintln(w, "  memory budget of a server node:")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "    component\tmemory\tcpu\t")
+		row := func(name, mem, cpu string) { fmt.Fprintf(w, "    %-44s %12s %6s\n", name, mem, cpu) }
+		row("component", "memory", "cpu")
 		for _, l := range d.Budget.Lines {
-			fmt.Fprintf(tw, "    %s\t%dMi\t%dm\t\n", l.Component, l.MemoryMi, l.CPUm)
+			row(l.Component, fmt.Sprintf("%dMi", l.MemoryMi), fmt.Sprintf("%dm", l.CPUm))
 		}
 		b := d.Budget
-		fmt.Fprintf(tw, "    total\t%dMi\t\t\n", b.TotalMi)
-		fmt.Fprintf(tw, "    node memory\t%dMi\t\t\n", b.NodeMemoryMi)
-		fmt.Fprintf(tw, "    margin\t%dMi (%d%%)\t\t\n", b.MarginMi, b.MarginPercent)
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+		row("total", fmt.Sprintf("%dMi", b.TotalMi), "")
+		row("node memory", fmt.Sprintf("%dMi", b.NodeMemoryMi), "")
+		row("margin", fmt.Sprintf("%dMi (%d%%)", b.MarginMi, b.MarginPercent), "")
 	}
 	fmt.Fprintln(w, "\nFigures and their sources: fleetgen plan --output json (or generator/budget.go).")
 	return nil
