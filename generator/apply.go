@@ -218,7 +218,7 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 		repo, rep.Created = r, created
 	}
 	written := rep.Written()
-	if err := writePending(opts.Dir, written); err != nil {
+	if err := writePending(opts.Dir, written, pending); err != nil {
 		return nil, err
 	}
 	crashPoint("journal", 0)
@@ -481,9 +481,15 @@ func readPending(dir string) (map[string]string, error) {
 	return m, nil
 }
 
-// writePending records path -> blob hash ("" for a deletion) of every write.
-func writePending(dir string, cs []Change) error {
+// writePending records path -> blob hash ("" for a deletion) of every
+// write. Entries of an earlier killed run that this run does not rewrite
+// are kept: they are committed only with this run, so if it dies too, the
+// next one must still recognise them.
+func writePending(dir string, cs []Change, earlier map[string]string) error {
 	m := map[string]string{}
+	for p, h := range earlier {
+		m[p] = h
+	}
 	for _, c := range cs {
 		if c.Action == Delete {
 			m[c.Path] = ""

@@ -178,7 +178,7 @@ type bootstrapData struct {
 	*Decisions
 	Fleet, Region, Mode, GitURL, GitSecret, K3sVersion, InstallVersionVar string
 	FluxVersion, OperatorChartVersion, Placeholder, ClusterLabel          string
-	SopsSecret, GotkCommand, ExampleCluster                               string
+	SopsSecret, GotkCommand, ExampleCluster, VerifySecret                 string
 	AirGapped, WearingStorage                                             bool
 	RegistryMirrors                                                       []string
 }
@@ -198,7 +198,7 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 		K3sVersion: s.K3s.Version, InstallVersionVar: installVar, FluxVersion: s.Flux.Version, OperatorChartVersion: s.Flux.OperatorChartVersion,
 		Placeholder: ClusterPlaceholder, ClusterLabel: ClusterLabel, SopsSecret: SopsSecretName, GotkCommand: gotkComponentsCommand(d),
 		ExampleCluster: example, AirGapped: d.Connectivity.PreloadImages, WearingStorage: d.Hardware.Storage == "sd" || d.Hardware.Storage == "emmc",
-		RegistryMirrors: r.RegistryMirrors,
+		RegistryMirrors: r.RegistryMirrors, VerifySecret: s.Git.VerifySecretName,
 	}
 }
 

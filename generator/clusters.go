@@ -115,6 +115,9 @@ func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster string) *Fl
 		Patch:  jsonPatchAdd("/spec/template/spec/containers/0/args/-", fmt.Sprintf("--interval-jitter-percentage=%d", prof.JitterPercent)),
 	}}
 	gitOps := [][2]string{{"/spec/timeout", prof.GitTimeout}}
+	if v := s.Git.VerifySecretName; v != "" {
+		gitOps = append(gitOps, [2]string{"/spec/verify", "{mode: HEAD, secretRef: {name: " + v + "}}"})
+	}
 	if prof.SparseCheckout {
 		gitOps = append(gitOps, [2]string{"/spec/sparseCheckout", "[" + strings.Join(sparseDirs(r.Name, cluster), ", ") + "]"})
 	}
@@ -162,6 +165,9 @@ func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir string) {
 	}
 	if prof.SparseCheckout {
 		repo.Spec.SparseCheckout = sparseDirs(r.Name, cluster)
+	}
+	if v := s.Git.VerifySecretName; v != "" {
+		repo.Spec.Verification = &sourcev1.GitRepositoryVerification{Mode: sourcev1.ModeGitHEAD, SecretRef: meta.LocalObjectReference{Name: v}}
 	}
 	ks := &kustomizev1.Kustomization{TypeMeta: typeMeta(kustomizev1.GroupVersion.String(), kustomizev1.KustomizationKind), ObjectMeta: objectMeta(FluxNamespace, FluxNamespace)}
 	ks.Spec = kustomizev1.KustomizationSpec{

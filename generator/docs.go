@@ -39,8 +39,22 @@ func (p *planner) docs() error {
 		return err
 	}
 	p.gen("README.md", readme)
+	p.seed(".gitignore", []byte(gitignore))
 	return nil
 }
+
+// gitignore is seeded once and then the user's: it keeps private keys and
+// decrypted files out of the fleet repository.
+const gitignore = `# Written once by fleetgen; yours to edit.
+# Never commit private keys or decrypted secrets.
+*.agekey
+age.key
+keys.txt
+*.dec.yaml
+*.decrypted.yaml
+.env
+kubeconfig*
+`
 
 // PromptContext maps the spec to the prompt's inputs; Scale defaults to a
 // sentence built from the cluster count.

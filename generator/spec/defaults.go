@@ -60,9 +60,6 @@ func (l *Loaded) Default() {
 		r := &s.Regions[i]
 		def(&r.ClusterPrefix, r.Name)
 		def(&r.Connectivity, s.Connectivity)
-		if len(r.AgeRecipients) == 0 {
-			r.AgeRecipients = s.Secrets.AgeRecipients
-		}
 	}
 }
 
@@ -81,6 +78,20 @@ func (s *FleetSpec) RegionHardware(r *Region) Hardware {
 		}
 	}
 	return h
+}
+
+// RegionRecipients are the age recipients of a region's secrets: the
+// fleet-wide ones (operators) plus the region's own (its clusters' key).
+func (s *FleetSpec) RegionRecipients(r *Region) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range append(append([]string(nil), s.Secrets.AgeRecipients...), r.AgeRecipients...) {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func def(p *string, v string) {

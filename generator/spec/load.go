@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -84,22 +86,31 @@ type Cluster struct {
 // Load reads name from fsys (fleet.yaml and the inventory beside it),
 // applies defaults and validates. displayName is used in messages.
 func Load(fsys fs.FS, name string) (*Loaded, error) {
-	data, err := readLimited(fsys, name, MaxSpecBytes)
+	return loadAs(fsys, name, name)
+}
+
+// LoadFile loads a fleet.yaml from disk; messages name it as p.
+func LoadFile(p string) (*Loaded, error) {
+	return loadAs(os.DirFS(filepath.Dir(p)), filepath.Base(p), p)
+}
+
+func loadAs(fsys fs.FS, name, display string) (*Loaded, error) {
+	data, err := readLimited(fsys, name, display, MaxSpecBytes)
 	if err != nil {
 		return nil, err
 	}
-	l, err := Parse(data, name)
+	l, err := Parse(data, display)
 	if err != nil {
 		return nil, err
 	}
 	if l.Spec.Inventory != "" {
 		invPath := path.Join(path.Dir(name), l.Spec.Inventory)
 		if !fs.ValidPath(invPath) || strings.Contains(l.Spec.Inventory, "..") || path.IsAbs(l.Spec.Inventory) {
-			return nil, &FieldError{File: name, Line: l.line("spec.inventory"), Field: "spec.inventory", Msg: fmt.Sprintf("%q must be a path beside or below fleet.yaml", l.Spec.Inventory)}
+			return nil, &FieldError{File: display, Line: l.line("spec.inventory"), Field: "spec.inventory", Msg: fmt.Sprintf("%q must be a path beside or below fleet.yaml", l.Spec.Inventory)}
 		}
-		inv, err := readLimited(fsys, invPath, MaxInventoryBytes)
+		inv, err := readLimited(fsys, invPath, l.Spec.Inventory, MaxInventoryBytes)
 		if err != nil {
-			return nil, &FieldError{File: name, Line: l.line("spec.inventory"), Field: "spec.inventory", Msg: err.Error()}
+			return nil, &FieldError{File: display, Line: l.line("spec.inventory"), Field: "spec.inventory", Msg: err.Error()}
 		}
 		l.InventorySource = inv
 		rows, err := ParseInventory(inv, l.Spec.Inventory)
@@ -113,20 +124,20 @@ func Load(fsys fs.FS, name string) (*Loaded, error) {
 	return l, nil
 }
 
-func readLimited(fsys fs.FS, name string, limit int64) ([]byte, error) {
+func readLimited(fsys fs.FS, name, display string, limit int64) ([]byte, error) {
 	st, err := fs.Stat(fsys, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, unwrapPathError(err))
+		return nil, fmt.Errorf("%s: %w", display, unwrapPathError(err))
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory, not a file", name)
+		return nil, fmt.Errorf("%s: is a directory, not a file", display)
 	}
 	if st.Size() > limit {
-		return nil, fmt.Errorf("%s: file is %d bytes, larger than the %d-byte limit", name, st.Size(), limit)
+		return nil, fmt.Errorf("%s: file is %d bytes, larger than the %d-byte limit", display, st.Size(), limit)
 	}
 	data, err := fs.ReadFile(fsys, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, unwrapPathError(err))
+		return nil, fmt.Errorf("%s: %w", display, unwrapPathError(err))
 	}
 	return data, nil
 }

@@ -70,6 +70,12 @@ type Git struct {
 	// script, never committed) holding the credentials to pull. Empty for a
 	// public repository.
 	SecretName string `yaml:"secretName,omitempty"`
+	// VerifySecretName, when set, makes every cluster verify that the
+	// commit it syncs is signed (Flux GitRepository verify, mode HEAD) by
+	// one of the OpenPGP public keys in this Secret, which provision.sh
+	// creates on the node. Sign fleetgen's commits with --sign-key, and
+	// every hand commit on the branch too.
+	VerifySecretName string `yaml:"verifySecretName,omitempty"`
 }
 
 // Flux install and sync settings.
@@ -137,6 +143,9 @@ type Region struct {
 	Hardware      *Hardware `yaml:"hardware,omitempty"`
 	Connectivity  string    `yaml:"connectivity,omitempty"`
 	AgeRecipients []string  `yaml:"ageRecipients,omitempty"`
+	// GitURL overrides spec.git.url for this region's clusters: a git
+	// mirror reachable from its sites (required reading for air-gapped).
+	GitURL string `yaml:"gitURL,omitempty"`
 	// RegistryMirrors are hosts (host[:port]) that mirror the upstream
 	// registries for this region's nodes.
 	RegistryMirrors []string `yaml:"registryMirrors,omitempty"`

@@ -96,6 +96,12 @@ func (l *Loaded) Validate() Errors {
 	if s.Git.SecretName != "" {
 		v.dnsSubdomain("spec.git.secretName", s.Git.SecretName)
 	}
+	if s.Git.VerifySecretName != "" {
+		v.dnsSubdomain("spec.git.verifySecretName", s.Git.VerifySecretName)
+		if s.Git.VerifySecretName == s.Git.SecretName {
+			v.add("spec.git.verifySecretName", "must differ from spec.git.secretName (public keys, not pull credentials)")
+		}
+	}
 
 	v.oneOf("spec.flux.mode", s.Flux.Mode, FluxModes)
 	if !fluxVersionRe.MatchString(s.Flux.Version) {
@@ -188,6 +194,12 @@ func (v *validator) regions(s *FleetSpec) {
 			v.hardware(p+".hardware", s.RegionHardware(r))
 		}
 		v.oneOf(p+".connectivity", r.Connectivity, ConnectivityKinds)
+		if r.GitURL != "" {
+			v.gitURL(p+".gitURL", r.GitURL)
+		}
+		if r.Connectivity == "air-gapped" && len(r.RegistryMirrors) == 0 {
+			v.add(p+".registryMirrors", "an air-gapped region needs at least one registry mirror on its network")
+		}
 		v.ageRecipients(p+".ageRecipients", r.AgeRecipients)
 		for j, m := range r.RegistryMirrors {
 			v.host(fmt.Sprintf("%s.registryMirrors[%d]", p, j), m)

@@ -17,6 +17,8 @@
 #   FLEETGEN_GIT_SECRET_FILE  a Secret manifest for namespace flux-system named
 #                             flux-system (e.g. from `flux create secret git flux-system --export ...`)
 #   FLEETGEN_AGE_KEY_FILE     the region's age private key (age-keygen), for SOPS
+#   FLEETGEN_SIGNING_KEYS_FILE  the armored OpenPGP public keys allowed to sign the branch
+#                             (required: Flux refuses unsigned commits for this fleet)
 set -eu
 
 usage() { echo "usage: $0 CLUSTER_NAME [--join https://SERVER:6443 --token-file FILE] [--agent]" >&2; exit 2; }
@@ -57,6 +59,10 @@ if [ "$ROLE" = server ]; then
   if [ -n "${FLEETGEN_GIT_SECRET_FILE:-}" ]; then
     install -m 0600 "$FLEETGEN_GIT_SECRET_FILE" "$K3S_SERVER/manifests/flux-git-secret.yaml"
   fi
+  [ -n "${FLEETGEN_SIGNING_KEYS_FILE:-}" ] || { echo "provision.sh: set FLEETGEN_SIGNING_KEYS_FILE: this fleet verifies commit signatures" >&2; exit 1; }
+  umask 077
+  { echo "apiVersion: v1"; echo "kind: Secret"; echo "metadata: {name: fleet-signing-keys, namespace: flux-system}";
+    echo "type: Opaque"; echo "data:"; printf '  fleet.asc: %s\n' "$(base64 -w0 < "$FLEETGEN_SIGNING_KEYS_FILE")"; } > "$K3S_SERVER/manifests/flux-signing-keys.yaml"
   if [ -n "${FLEETGEN_AGE_KEY_FILE:-}" ]; then
     umask 077
     { echo "apiVersion: v1"; echo "kind: Secret"; echo "metadata: {name: sops-age, namespace: flux-system}";
