@@ -200,6 +200,9 @@ func (v *validator) regions(s *FleetSpec) {
 		if r.Connectivity == "air-gapped" && len(r.RegistryMirrors) == 0 {
 			v.add(p+".registryMirrors", "an air-gapped region needs at least one registry mirror on its network")
 		}
+		if r.Connectivity == "air-gapped" && r.GitURL == "" {
+			v.add(p+".gitURL", "an air-gapped region needs gitURL: a git mirror its sites can reach")
+		}
 		v.ageRecipients(p+".ageRecipients", r.AgeRecipients)
 		for j, m := range r.RegistryMirrors {
 			v.host(fmt.Sprintf("%s.registryMirrors[%d]", p, j), m)
