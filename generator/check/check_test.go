@@ -427,3 +427,9 @@ func TestParallelMatchesSerial(t *testing.T) {
 		t.Fatalf("%d errors, want one per cluster", len(par.Errors))
 	}
 }
+
+func TestDirMissingRoot(t *testing.T) {
+	if _, err := Dir(t.TempDir()+"/nope", Options{}); err == nil {
+		t.Fatal("no error for a missing root")
+	}
+}

@@ -54,9 +54,13 @@ func loadTree(t *tree.Tree) (*repo, error) {
 }
 
 func loadDir(root string, workers int) (*repo, error) {
+	root, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, err
+	}
 	var rels []string
 	var links []bool // a symlink: read only if it points at a file
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
