@@ -34,6 +34,8 @@ const pendingFile = "fleetgen-pending.json"
 // ApplyOptions control the only stage that writes.
 type ApplyOptions struct {
 	Dir string
+	// DirFlag names the flag that gave Dir (--out, --dir), for messages.
+	DirFlag string
 	// Regions limits the run to these regions' folders (regen --region);
 	// empty means the whole repository.
 	Regions []string
@@ -129,7 +131,7 @@ func (r *ApplyReport) Written() []Change {
 // changes, merges hand edits three-way, writes nothing if any merge
 // conflicts, writes files atomically, then commits with go-git.
 func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
-	if err := checkTarget(opts.Dir); err != nil {
+	if err := checkTarget(opts.Dir, opts.DirFlag); err != nil {
 		return nil, err
 	}
 	rep := &ApplyReport{}
@@ -410,7 +412,11 @@ func scopeFunc(regions, paths []string) func(string) bool {
 }
 
 // checkTarget accepts a missing folder, an empty one, or a git repository.
-func checkTarget(dir string) error {
+func checkTarget(dir, flag string) error {
+	name := dir
+	if flag != "" {
+		name = flag + " " + dir
+	}
 	if dir == "" {
 		return errors.New("no output folder given (--out / --dir)")
 	}
@@ -422,7 +428,7 @@ func checkTarget(dir string) error {
 		return err
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("%s is a file, not a folder", dir)
+		return fmt.Errorf("%s is a file, not a folder", name)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
 		return nil
@@ -432,7 +438,7 @@ func checkTarget(dir string) error {
 		return err
 	}
 	if len(entries) > 0 {
-		return fmt.Errorf("%s is not empty and is not a git repository; use an empty folder or a git repository", dir)
+		return fmt.Errorf("%s is not empty and is not a git repository; use an empty folder or a git repository", name)
 	}
 	return nil
 }

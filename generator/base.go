@@ -31,7 +31,9 @@ func (p *planner) infrastructure() {
 		p.gen("infrastructure/base/network-policies.yaml", marshal("Default deny, then allow DNS and each app's own port from inside its namespace.\nOpen a port to a site network with a patch in infrastructure/regions/<region>.", pols...))
 		res = append(res, "namespaces.yaml", "network-policies.yaml")
 	}
-	p.gen("infrastructure/base/kustomization.yaml", marshal("Platform baseline applied to every cluster before its apps.", kustomization(res...)))
+	k := kustomization(res...)
+	k.Labels = p.fleetLabels()
+	p.gen("infrastructure/base/kustomization.yaml", marshal("Platform baseline applied to every cluster before its apps.", k))
 }
 
 func namespace(name, fleet string) *corev1.Namespace {
@@ -94,7 +96,15 @@ func (p *planner) apps() {
 		names = append(names, a.Name)
 	}
 	sort.Strings(names)
-	p.gen("apps/base/kustomization.yaml", marshal("Workloads every cluster runs; per-cluster values arrive through Flux postBuild from cluster-vars.", kustomization(names...)))
+	k := kustomization(names...)
+	k.Labels = p.fleetLabels()
+	p.gen("apps/base/kustomization.yaml", marshal("Workloads every cluster runs; per-cluster values arrive through Flux postBuild from cluster-vars.", k))
+}
+
+// fleetLabels mark every object with its fleet (and keep a base with no
+// resources yet a valid kustomization).
+func (p *planner) fleetLabels() []KustomizeLabel {
+	return []KustomizeLabel{{Pairs: map[string]string{FleetLabel: p.l.Metadata.Name}, IncludeSelectors: false}}
 }
 
 func deployment(a spec.App, fleet string) *appsv1.Deployment {

@@ -10,11 +10,23 @@ package generator
 // kustomize CLIs; these isolate the stages for profiling
 // (-cpuprofile/-memprofile). Setup (spec, first generation, committing the
 // edited fleet.yaml) is outside the timer. Stage times are reported as
-// <stage>-ms, averaged per iteration.
+// <stage>-ms, averaged per iteration, and the largest live heap seen after a
+// garbage collection as peak-live-MB.
+//
+// With BENCH_PEAK_HEAP=FILE set, a heap profile is written to FILE each time
+// the live heap reaches a new high, so FILE ends up holding the in-use
+// memory at the peak (go tool pprof -sample_index=inuse_space -top).
+//
+// CPU samples of the timed stages carry the pprof label stage=load, plan,
+// check or apply (go tool pprof -tagfocus stage=apply -top), so that setup
+// work done by the same functions can be told apart.
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -69,16 +81,63 @@ func benchApply(b *testing.B, res *Result, dir string, regions []string) *ApplyR
 	return rep
 }
 
+// peakWatch samples the live heap every 50 ms until stop; with
+// BENCH_PEAK_HEAP set it also writes a heap profile at each new high.
+func peakWatch(b *testing.B) (stop func()) {
+	b.Helper()
+	file := os.Getenv("BENCH_PEAK_HEAP")
+	done, finished := make(chan struct{}), make(chan struct{})
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var peak uint64
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		var profiled uint64
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak {
+				peak = v
+				if file != "" && v > profiled+profiled/10 {
+					profiled = v
+					if f, err := os.Create(file); err == nil {
+						pprof.Lookup("heap").WriteTo(f, 0)
+						f.Close()
+					}
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		b.ReportMetric(float64(peak)/(1<<20), "peak-live-MB")
+	}
+}
+
+// stage runs fn with the pprof label stage=name and returns how long it took.
+func stage(name string, fn func()) time.Duration {
+	t := time.Now()
+	pprof.Do(context.Background(), pprof.Labels("stage", name), func(context.Context) { fn() })
+	return time.Since(t)
+}
+
 func ms(d time.Duration, n int) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
 
 // BenchmarkPlan5000: spec -> Plan, in memory.
 func BenchmarkPlan5000(b *testing.B) {
 	l := benchSpec(b, "")
 	b.ReportAllocs()
+	defer peakWatch(b)()
 	b.ResetTimer()
 	var files int
 	for i := 0; i < b.N; i++ {
-		files = len(benchPlan(b, l).Tree.Files)
+		stage("plan", func() { files = len(benchPlan(b, l).Tree.Files) })
 	}
 	b.ReportMetric(float64(files), "files")
 }
@@ -88,10 +147,13 @@ func BenchmarkPlan5000(b *testing.B) {
 func BenchmarkCheckTree5000(b *testing.B) {
 	res := benchPlan(b, benchSpec(b, ""))
 	b.ReportAllocs()
+	defer peakWatch(b)()
 	b.ResetTimer()
 	var kus int
 	for i := 0; i < b.N; i++ {
-		rep, err := check.Tree(&res.Tree, check.Options{})
+		var rep *check.Report
+		var err error
+		stage("check", func() { rep, err = check.Tree(&res.Tree, check.Options{}) })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -109,6 +171,7 @@ func BenchmarkCheckTree5000(b *testing.B) {
 func BenchmarkGenerate5000(b *testing.B) {
 	l := benchSpec(b, "")
 	b.ReportAllocs()
+	defer peakWatch(b)()
 	b.ResetTimer()
 	var plan, apply time.Duration
 	var written int
@@ -116,12 +179,10 @@ func BenchmarkGenerate5000(b *testing.B) {
 		b.StopTimer()
 		dir := filepath.Join(b.TempDir(), "fleet")
 		b.StartTimer()
-		t0 := time.Now()
-		res := benchPlan(b, l)
-		t1 := time.Now()
-		rep := benchApply(b, res, dir, nil)
-		apply += time.Since(t1)
-		plan += t1.Sub(t0)
+		var res *Result
+		var rep *ApplyReport
+		plan += stage("plan", func() { res = benchPlan(b, l) })
+		apply += stage("apply", func() { rep = benchApply(b, res, dir, nil) })
 		b.StopTimer()
 		written = len(rep.Written())
 		os.RemoveAll(dir)
@@ -145,6 +206,7 @@ func BenchmarkRegenOneRegion5000(b *testing.B) {
 	}
 	specPath := filepath.Join(dir, "fleet.yaml")
 	b.ReportAllocs()
+	defer peakWatch(b)()
 	b.ResetTimer()
 	var load, plan, chk, apply time.Duration
 	var written int
@@ -165,22 +227,20 @@ func BenchmarkRegenOneRegion5000(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		t0 := time.Now()
-		l, err := spec.LoadFile(specPath)
+		var l *spec.Loaded
+		var res *Result
+		var crep *check.Report
+		var rep *ApplyReport
+		load += stage("load", func() { l, err = spec.LoadFile(specPath) })
 		if err != nil {
 			b.Fatal(err)
 		}
-		t1 := time.Now()
-		res := benchPlan(b, l)
-		t2 := time.Now()
-		crep, err := check.Tree(&res.Tree, check.Options{})
+		plan += stage("plan", func() { res = benchPlan(b, l) })
+		chk += stage("check", func() { crep, err = check.Tree(&res.Tree, check.Options{}) })
 		if err != nil || !crep.OK() {
 			b.Fatal(err, crep.Errors)
 		}
-		t3 := time.Now()
-		rep := benchApply(b, res, dir, []string{benchRegion})
-		t4 := time.Now()
-		load, plan, chk, apply = load+t1.Sub(t0), plan+t2.Sub(t1), chk+t3.Sub(t2), apply+t4.Sub(t3)
+		apply += stage("apply", func() { rep = benchApply(b, res, dir, []string{benchRegion}) })
 		written = len(rep.Written())
 	}
 	b.ReportMetric(float64(written), "files")

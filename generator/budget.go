@@ -109,7 +109,8 @@ var fullFlux = []string{"source-controller", "kustomize-controller", "helm-contr
 
 // decide applies the seed's Warning: drop what is too heavy for the
 // hardware and choose the lighter alternative, saying why.
-func decide(l *spec.Loaded, r *spec.Region) (Decisions, error) {
+func decide(l *spec.Loaded, ri int) (Decisions, error) {
+	r := &l.Spec.Regions[ri]
 	s := &l.Spec
 	hw := s.RegionHardware(r)
 	memQ := resource.MustParse(hw.Memory)
@@ -122,7 +123,7 @@ func decide(l *spec.Loaded, r *spec.Region) (Decisions, error) {
 	switch s.K3s.Datastore {
 	case "etcd":
 		if hw.Nodes < 3 {
-			return d, fmt.Errorf("region %q: spec.k3s.datastore etcd needs at least 3 nodes per cluster for quorum, the region has %d; use sqlite (or auto)", r.Name, hw.Nodes)
+			return d, l.Errorf("spec.k3s.datastore", "etcd needs at least 3 nodes per cluster for quorum, and region %q has %d; use sqlite (or auto)", r.Name, hw.Nodes)
 		}
 		d.Datastore = "etcd"
 		d.Reasons = append(d.Reasons, "embedded etcd: requested in spec.k3s.datastore")
@@ -205,7 +206,11 @@ func decide(l *spec.Loaded, r *spec.Region) (Decisions, error) {
 		d.FluxSize = "medium"
 	}
 	if d.Budget.MarginPercent < minMarginPercent {
-		return d, fmt.Errorf("region %q: nothing fits: K3s, the minimal Flux and the apps reserve %dMi of the %dMi a node has (%d%% free, %d%% needed); give the nodes more memory or lower spec.apps requests",
+		field := "spec.hardware.memory"
+		if rf := fmt.Sprintf("spec.regions[%d].hardware.memory", ri); l.Has(rf) {
+			field = rf
+		}
+		return d, l.Errorf(field, "nothing fits in region %q: K3s, the minimal Flux and the apps reserve %dMi of the %dMi a node has (%d%% free, %d%% needed); give the nodes more memory or lower spec.apps requests (fleetgen plan shows the budget)",
 			r.Name, d.Budget.TotalMi, nodeMi, d.Budget.MarginPercent, minMarginPercent)
 	}
 	return d, nil

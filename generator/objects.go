@@ -100,6 +100,9 @@ type KustomizeLabel struct {
 }
 
 func kustomization(resources ...string) *KustomizationFile {
+	if resources == nil {
+		resources = []string{}
+	}
 	return &KustomizationFile{APIVersion: "kustomize.config.k8s.io/v1beta1", Kind: "Kustomization", Resources: resources}
 }
 

@@ -45,7 +45,7 @@ func (r *Result) Region(name string) (*Decisions, bool) {
 func Plan(l *spec.Loaded) (*Result, error) {
 	res := &Result{Spec: l}
 	for i := range l.Spec.Regions {
-		d, err := decide(l, &l.Spec.Regions[i])
+		d, err := decide(l, i)
 		if err != nil {
 			return nil, err
 		}

@@ -34,7 +34,7 @@ func newDiffCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := generator.Apply(res, generator.ApplyOptions{Dir: o.dir, Regions: o.regions, DryRun: true})
+			rep, err := generator.Apply(res, generator.ApplyOptions{Dir: o.dir, DirFlag: "--dir", Regions: o.regions, DryRun: true})
 			if err != nil {
 				return err
 			}

@@ -138,6 +138,7 @@ func (o *generateOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	ao.DirFlag = "--out"
 	ao.Progress = progress(cmd.ErrOrStderr(), o.quiet)
 	rep, err := generator.Apply(res, ao)
 	if err != nil {

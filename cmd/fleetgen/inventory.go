@@ -92,6 +92,13 @@ func (o *inventoryOptions) run(cmd *cobra.Command, names []string, add bool) err
 	}
 	affected := map[string]bool{}
 	if add {
+		if _, ok := l.Region(o.region); !ok {
+			var known []string
+			for _, r := range l.Spec.Regions {
+				known = append(known, r.Name)
+			}
+			return fmt.Errorf("--region %q: no such region in %s (regions: %s)", o.region, filepath.Join(o.dir, "fleet.yaml"), strings.Join(known, ", "))
+		}
 		labels, err := keyValues("--label", o.labels)
 		if err != nil {
 			return err
@@ -155,6 +162,7 @@ func (o *inventoryOptions) run(cmd *cobra.Command, names []string, add bool) err
 	}
 	ao.Regions = regions
 	ao.Paths = []string{path.Clean(inv)}
+	ao.DirFlag = "--dir"
 	ao.Progress = progress(cmd.ErrOrStderr(), o.quiet)
 	rep, err := generator.Apply(res, ao)
 	if err != nil {

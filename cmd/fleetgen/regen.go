@@ -72,6 +72,7 @@ func (o *regenOptions) run(cmd *cobra.Command) error {
 	}
 	ao.Regions = o.regions
 	ao.PruneEdited = o.pruneEdited
+	ao.DirFlag = "--dir"
 	ao.Progress = progress(cmd.ErrOrStderr(), o.quiet)
 	rep, err := generator.Apply(res, ao)
 	if err != nil {

@@ -100,9 +100,15 @@ func Remove(root, rel string) error {
 	if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	dir := filepath.Dir(full)
-	cleanRoot := filepath.Clean(root)
-	for dir != cleanRoot && strings.HasPrefix(dir, cleanRoot) {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(filepath.Dir(full))
+	if err != nil {
+		return err
+	}
+	for dir != absRoot && strings.HasPrefix(dir, absRoot+string(filepath.Separator)) {
 		if err := os.Remove(dir); err != nil {
 			break // not empty (or gone): stop
 		}

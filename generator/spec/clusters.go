@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"io"
+	"slices"
+	"unicode/utf8"
 	"sort"
 	"strings"
 
@@ -94,6 +97,10 @@ type InventoryRow struct {
 // columns for node labels and VAR columns for cluster-vars) or a YAML list
 // of {name, region, labels, values}.
 func ParseInventory(data []byte, file string) ([]InventoryRow, error) {
+	if !utf8.Valid(data) {
+		line := 1 + bytes.Count(data[:firstInvalidUTF8(data)], []byte("\n"))
+		return nil, &FieldError{File: file, Line: line, Msg: "not valid UTF-8 text"}
+	}
 	if strings.HasSuffix(file, ".csv") {
 		return parseInventoryCSV(data, file)
 	}
@@ -121,41 +128,56 @@ func ParseInventory(data []byte, file string) ([]InventoryRow, error) {
 
 var typeOfRows = typeOf[[]InventoryRow]()
 
+var reservedVars = []string{"CLUSTER_NAME", "REGION", "FLEET_NAME", "CONNECTIVITY"}
+
 func parseInventoryCSV(data []byte, file string) ([]InventoryRow, error) {
 	r := csv.NewReader(bytes.NewReader(data))
 	r.Comment = '#'
 	r.TrimLeadingSpace = true
-	recs, err := r.ReadAll()
-	if err != nil {
+	csvErr := func(err error) error {
 		if pe, ok := err.(*csv.ParseError); ok {
-			return nil, &FieldError{File: file, Line: pe.Line, Msg: "invalid CSV: " + pe.Err.Error()}
+			return &FieldError{File: file, Line: pe.Line, Msg: "invalid CSV: " + pe.Err.Error()}
 		}
-		return nil, &FieldError{File: file, Msg: "invalid CSV: " + err.Error()}
+		return &FieldError{File: file, Msg: "invalid CSV: " + err.Error()}
 	}
-	if len(recs) == 0 {
+	head, err := r.Read()
+	if err == io.EOF {
 		return nil, &FieldError{File: file, Line: 1, Msg: "empty inventory: the first line must be a header starting with name,region"}
 	}
-	head := recs[0]
+	if err != nil {
+		return nil, csvErr(err)
+	}
+	headLine, _ := r.FieldPos(0)
 	if len(head) < 2 || head[0] != "name" || head[1] != "region" {
-		return nil, &FieldError{File: file, Line: 1, Msg: "the header must start with name,region (then label:KEY and VAR columns)"}
+		return nil, &FieldError{File: file, Line: headLine, Msg: "the header must start with name,region (then label:KEY and VAR columns)"}
 	}
 	seenCol := map[string]bool{}
 	for _, h := range head[2:] {
 		if seenCol[h] {
-			return nil, &FieldError{File: file, Line: 1, Field: h, Msg: "column appears twice"}
+			return nil, &FieldError{File: file, Line: headLine, Field: h, Msg: "column appears twice"}
 		}
 		seenCol[h] = true
 		if k, ok := strings.CutPrefix(h, "label:"); ok {
 			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-				return nil, &FieldError{File: file, Line: 1, Field: h, Msg: "label key: " + errs[0]}
+				return nil, &FieldError{File: file, Line: headLine, Field: h, Msg: "label key: " + errs[0]}
 			}
 		} else if !ValidVarName(h) {
-			return nil, &FieldError{File: file, Line: 1, Field: h, Msg: "a value column must be a Flux variable name ([_a-zA-Z][_a-zA-Z0-9]*) or label:KEY"}
+			return nil, &FieldError{File: file, Line: headLine, Field: h, Msg: "a value column must be a Flux variable name ([_a-zA-Z][_a-zA-Z0-9]*) or label:KEY"}
+		} else if slices.Contains(reservedVars, h) {
+			return nil, &FieldError{File: file, Line: headLine, Field: h, Msg: "is set by fleetgen for every cluster; name the column differently"}
 		}
 	}
-	rows := make([]InventoryRow, 0, len(recs)-1)
-	for i, rec := range recs[1:] {
-		row := InventoryRow{Name: rec[0], Region: rec[1], Line: i + 2}
+	var rows []InventoryRow
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, csvErr(err)
+		}
+		line, _ := r.FieldPos(0)
+		row := InventoryRow{Name: rec[0], Region: rec[1], Line: line}
 		for j, h := range head[2:] {
 			val := rec[j+2]
 			if val == "" {
@@ -217,7 +239,7 @@ func (l *Loaded) addInventory(rows []InventoryRow) error {
 			if !ValidVarName(k) {
 				add(row.Line, "values."+k, "not a Flux variable name ([_a-zA-Z][_a-zA-Z0-9]*)")
 			}
-			if k == "CLUSTER_NAME" || k == "REGION" || k == "FLEET_NAME" {
+			if slices.Contains(reservedVars, k) {
 				add(row.Line, "values."+k, "is set by fleetgen; choose another name")
 			}
 			if strings.ContainsAny(v, "\x00") || len(v) > MaxTextLen {

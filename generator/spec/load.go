@@ -370,3 +370,15 @@ func editDistance(a, b string) int {
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
+
+// Errorf makes a FieldError for field (e.g. spec.hardware.memory) located
+// at its line in fleet.yaml, or at its closest parent's.
+func (l *Loaded) Errorf(field, format string, args ...any) *FieldError {
+	return &FieldError{File: l.File, Line: l.line(field), Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Has reports whether field is written in fleet.yaml (not defaulted).
+func (l *Loaded) Has(field string) bool {
+	_, ok := l.lines[field]
+	return ok
+}

@@ -130,7 +130,7 @@ func (l *Loaded) Validate() Errors {
 		v.add("spec.k3s.version", "%q is not a K3s channel (v1.37) or version (v1.37.1+k3s1)", s.K3s.Version)
 	}
 	v.oneOf("spec.k3s.datastore", s.K3s.Datastore, Datastores)
-	v.hardware("spec.hardware", s.Hardware)
+	v.hardware("spec.hardware", s.Hardware, false)
 	v.oneOf("spec.connectivity", s.Connectivity, ConnectivityKinds)
 	v.ageRecipients("spec.secrets.ageRecipients", s.Secrets.AgeRecipients)
 	if s.Inventory != "" && !(strings.HasSuffix(s.Inventory, ".csv") || strings.HasSuffix(s.Inventory, ".yaml") || strings.HasSuffix(s.Inventory, ".yml")) {
@@ -155,13 +155,26 @@ func (l *Loaded) Validate() Errors {
 }
 
 func (v *validator) regions(s *FleetSpec) {
-	regionNames := map[string]bool{}
-	clusterAt := map[string]string{}
+	// Refuse absurd sizes before expanding any name.
 	total := 0
 	for i := range s.Regions {
 		r := &s.Regions[i]
+		if r.ClusterCount < 0 || r.ClusterCount > MaxClusters {
+			v.add(fmt.Sprintf("spec.regions[%d].clusterCount", i), "%d is outside 1..%d", r.ClusterCount, MaxClusters)
+			return
+		}
+		total += len(r.Clusters) + r.ClusterCount
+	}
+	if total > MaxClusters {
+		v.add("spec.regions", "%d clusters is more than the limit of %d; large fleets belong in an inventory file, up to %d clusters", total, MaxClusters, MaxClusters)
+		return
+	}
+	regionNames := map[string]bool{}
+	clusterAt := map[string]string{}
+	for i := range s.Regions {
+		r := &s.Regions[i]
 		p := fmt.Sprintf("spec.regions[%d]", i)
-		v.dnsLabel(p+".name", r.Name)
+		nameOK := v.dnsLabel(p+".name", r.Name)
 		if regionNames[r.Name] {
 			v.add(p+".name", "region %q is defined twice", r.Name)
 		}
@@ -169,38 +182,50 @@ func (v *validator) regions(s *FleetSpec) {
 		if len(r.Clusters) > 0 && r.ClusterCount > 0 {
 			v.add(p+".clusterCount", "set either clusters (a list of names) or clusterCount, not both")
 		}
-		if r.ClusterCount < 0 || r.ClusterCount > MaxClusters {
-			v.add(p+".clusterCount", "%d is outside 1..%d", r.ClusterCount, MaxClusters)
-			continue
-		}
 		if len(r.Clusters) == 0 && r.ClusterCount == 0 && s.Inventory == "" {
 			v.add(p, "region %q has no clusters: give clusters, clusterCount, or an inventory", r.Name)
 		}
 		if r.ClusterCount > 0 {
-			v.dnsLabel(p+".clusterPrefix", r.ClusterPrefix)
-			if len(r.ClusterPrefix) > 63-1-countWidth(r.ClusterCount) {
-				v.add(p+".clusterPrefix", "%q is too long for cluster names of at most 63 characters", r.ClusterPrefix)
+			// The prefix defaults to the region name: a bad name is
+			// reported once, as the name.
+			prefixField := p + ".clusterPrefix"
+			if _, set := v.l.lines[prefixField]; !set {
+				prefixField = p + ".name"
+			}
+			prefixOK := nameOK || prefixField != p+".name"
+			if prefixOK && prefixField != p+".name" {
+				prefixOK = v.dnsLabel(prefixField, r.ClusterPrefix)
+			}
+			if prefixOK && len(r.ClusterPrefix) > 63-1-countWidth(r.ClusterCount) {
+				v.add(prefixField, "%q is too long for cluster names of at most 63 characters", r.ClusterPrefix)
+				prefixOK = false
+			}
+			if prefixOK {
+				for _, name := range countNames(r.ClusterPrefix, r.ClusterCount) {
+					if prev, ok := clusterAt[name]; ok {
+						v.add(p+".clusterCount", "generates cluster %q, already defined in region %q; set a distinct clusterPrefix", name, prev)
+						break
+					}
+					clusterAt[name] = r.Name
+				}
 			}
 		}
 		for j, c := range r.Clusters {
-			cp := fmt.Sprintf("%s.clusters[%d]", p, j)
-			v.clusterName(cp, c, r.Name, clusterAt)
+			v.clusterName(fmt.Sprintf("%s.clusters[%d]", p, j), c, r.Name, clusterAt)
 		}
-		for j, name := range countNames(r.ClusterPrefix, r.ClusterCount) {
-			v.clusterName(fmt.Sprintf("%s.clusterCount(#%d)", p, j+1), name, r.Name, clusterAt)
-		}
-		total += len(r.Clusters) + r.ClusterCount
 		if r.Hardware != nil {
-			v.hardware(p+".hardware", s.RegionHardware(r))
+			v.hardware(p+".hardware", *r.Hardware, true)
 		}
-		v.oneOf(p+".connectivity", r.Connectivity, ConnectivityKinds)
+		// A region that inherits spec.connectivity was checked there.
+		if _, set := v.l.lines[p+".connectivity"]; set {
+			v.oneOf(p+".connectivity", r.Connectivity, ConnectivityKinds)
+		}
 		if r.GitURL != "" {
 			v.gitURL(p+".gitURL", r.GitURL)
 		}
 		if r.Connectivity == "air-gapped" && len(r.RegistryMirrors) == 0 {
 			v.add(p+".registryMirrors", "an air-gapped region needs at least one registry mirror on its network")
-		}
-		if r.Connectivity == "air-gapped" && r.GitURL == "" {
+		} else if r.Connectivity == "air-gapped" && r.GitURL == "" {
 			v.add(p+".gitURL", "an air-gapped region needs gitURL: a git mirror its sites can reach")
 		}
 		v.ageRecipients(p+".ageRecipients", r.AgeRecipients)
@@ -208,9 +233,6 @@ func (v *validator) regions(s *FleetSpec) {
 			v.host(fmt.Sprintf("%s.registryMirrors[%d]", p, j), m)
 		}
 		v.labels(p+".labels", r.Labels)
-	}
-	if total > MaxClusters {
-		v.add("spec.regions", "%d clusters is more than the limit of %d", total, MaxClusters)
 	}
 	v.l.clusterAt = clusterAt
 }
@@ -256,21 +278,29 @@ func (v *validator) app(p string, a *App, seen map[string]bool) {
 	}
 }
 
-func (v *validator) hardware(p string, h Hardware) {
-	v.oneOf(p+".arch", h.Arch, Arches)
-	v.oneOf(p+".storage", h.Storage, StorageKinds)
-	if q, ok := v.quantity(p+".memory", h.Memory); ok {
-		if q.Value() < MinNodeMemoryMi<<20 {
-			v.add(p+".memory", "%s is below the %dMi a K3s node needs at the very least", h.Memory, MinNodeMemoryMi)
-		}
-		if q.Value() > 4<<40 {
-			v.add(p+".memory", "%s is not a plausible node memory", h.Memory)
+// hardware checks a node description; with partial (a region's override)
+// only the fields it sets, so an inherited mistake is reported once.
+func (v *validator) hardware(p string, h Hardware, partial bool) {
+	if !partial || h.Arch != "" {
+		v.oneOf(p+".arch", h.Arch, Arches)
+	}
+	if !partial || h.Storage != "" {
+		v.oneOf(p+".storage", h.Storage, StorageKinds)
+	}
+	if !partial || h.Memory != "" {
+		if q, ok := v.quantity(p+".memory", h.Memory); ok {
+			if q.Value() < MinNodeMemoryMi<<20 {
+				v.add(p+".memory", "%s is below the %dMi a K3s node needs at the very least", h.Memory, MinNodeMemoryMi)
+			}
+			if q.Value() > 4<<40 {
+				v.add(p+".memory", "%s is not a plausible node memory", h.Memory)
+			}
 		}
 	}
-	if h.CPUs < 1 || h.CPUs > 256 {
+	if (!partial || h.CPUs != 0) && (h.CPUs < 1 || h.CPUs > 256) {
 		v.add(p+".cpus", "%d is outside 1..256", h.CPUs)
 	}
-	if h.Nodes < 1 || h.Nodes > MaxNodes {
+	if (!partial || h.Nodes != 0) && (h.Nodes < 1 || h.Nodes > MaxNodes) {
 		v.add(p+".nodes", "%d is outside 1..%d", h.Nodes, MaxNodes)
 	}
 }
@@ -288,8 +318,10 @@ func (v *validator) ageRecipients(field string, rs []string) {
 	seen := map[string]bool{}
 	for i, r := range rs {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		if _, err := age.ParseX25519Recipient(r); err != nil {
-			v.add(f, "%q is not an age public key (age1...): %v", short(r), err)
+		if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(r)), "AGE-SECRET-KEY-") {
+			v.add(f, "this is an age SECRET key, not a recipient: remove it from fleet.yaml (and from git history), rotate it, and list its public key (age-keygen -y) instead")
+		} else if _, err := age.ParseX25519Recipient(r); err != nil {
+			v.add(f, "%q is not an age public key (age1...)", short(r))
 		}
 		if seen[r] {
 			v.add(f, "recipient listed twice")
@@ -340,39 +372,48 @@ func (v *validator) gitURL(field, raw string) {
 // http, ssh) and refuses any credential in the URL: a password or token in
 // a URL would be written into every cluster's manifests and into git.
 func CheckGitURL(raw string) error {
-	if strings.ContainsAny(raw, " \t\n") {
-		return fmt.Errorf("%q contains white space", raw)
-	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL: %v", redact(raw), err)
+		// url.Parse's message repeats the raw URL: say what is wrong only.
+		return fmt.Errorf("%q is not a URL", redact(raw))
+	}
+	shown := redact(raw)
+	if u.RawQuery != "" || u.Fragment != "" {
+		// Tokens hide in queries: show the URL without them.
+		v := *u
+		v.RawQuery, v.Fragment, v.User = "", "", nil
+		return fmt.Errorf("%q must not have a query or fragment (tokens hide there; put credentials in the Secret named by spec.git.secretName)", v.String()+"?***")
+	}
+	if strings.ContainsAny(raw, " \t\n") {
+		return fmt.Errorf("%q contains white space", shown)
 	}
 	switch u.Scheme {
 	case "https", "http", "ssh":
 	case "":
-		return fmt.Errorf("%q has no scheme; Flux needs https://... or ssh://git@host/org/repo.git", redact(raw))
+		return fmt.Errorf("%q has no scheme; Flux needs https://... or ssh://git@host/org/repo.git", shown)
 	default:
 		return fmt.Errorf("scheme %q is not supported by Flux; use https or ssh", u.Scheme)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("%q has no host", redact(raw))
+		return fmt.Errorf("%q has no host", shown)
 	}
 	if u.User != nil {
 		if _, hasPw := u.User.Password(); hasPw || u.Scheme != "ssh" {
-			return fmt.Errorf("%q carries credentials; put them in the Secret named by spec.git.secretName on the node, never in the URL", redact(raw))
+			return fmt.Errorf("%q carries credentials; put them in the Secret named by spec.git.secretName on the node, never in the URL", shown)
 		}
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q must not have a query or fragment (tokens hide there)", redact(raw))
 	}
 	return nil
 }
 
-// redact hides the userinfo of a URL for messages.
+// redact hides the userinfo and any query of a URL for messages.
 func redact(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i] + "?***"
+	}
 	if i := strings.Index(raw, "://"); i >= 0 {
 		rest := raw[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 && at < strings.IndexAny(rest+"/", "/") {
+		end := strings.IndexAny(rest+"/", "/")
+		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
 			return raw[:i+3] + "***@" + rest[at+1:]
 		}
 	}
