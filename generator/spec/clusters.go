@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"unicode/utf8"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
