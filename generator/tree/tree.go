@@ -113,7 +113,8 @@ func CheckPath(p string) error {
 		if seg == ".." || seg == "." || seg == "" {
 			return fmt.Errorf("path %q escapes the repository root", p)
 		}
-		if strings.EqualFold(seg, ".git") {
+		// Also the names Windows and macOS filesystems fold to .git.
+		if t := strings.TrimRight(seg, ". "); strings.EqualFold(t, ".git") || strings.EqualFold(seg, "git~1") {
 			return fmt.Errorf("path %q: writing inside .git is not allowed", p)
 		}
 	}
