@@ -226,14 +226,22 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 	crashPoint("journal", 0)
 	var commitWrite []tree.File
 	var commitDelete []string
+	w, err := fsutil.NewWriter(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
 	for i, c := range written {
 		if c.Action == Delete {
-			if err := fsutil.Remove(opts.Dir, c.Path); err != nil {
+			if err := w.Remove(c.Path); err != nil {
 				return nil, err
 			}
 			commitDelete = append(commitDelete, c.Path)
 		} else {
-			if err := fsutil.WriteFileAtomic(opts.Dir, c.Path, c.New, fs.FileMode(c.Mode)); err != nil {
+			write := w.Write
+			if c.Action == Create {
+				write = w.Create // the journal covers a partial new file
+			}
+			if err := write(c.Path, c.New, fs.FileMode(c.Mode)); err != nil {
 				return nil, err
 			}
 			commitWrite = append(commitWrite, tree.File{Path: c.Path, Content: c.New, Mode: c.Mode})
@@ -357,12 +365,18 @@ func decideFile(repo *gitrepo.Repo, dir string, f tree.File, head, base map[stri
 // worktree equals HEAD (uncommitted changes are refused), except for paths
 // a killed run left in the journal, which are read from disk.
 func currentHash(dir, p string, head map[string]plumbing.Hash, pending map[string]string) (plumbing.Hash, bool) {
-	if _, ok := pending[p]; ok {
+	if want, ok := pending[p]; ok {
 		b, err := readWorktree(dir, p)
 		if err != nil {
 			return plumbing.ZeroHash, false
 		}
-		return plumbing.ComputeHash(plumbing.BlobObject, b), true
+		h := plumbing.ComputeHash(plumbing.BlobObject, b)
+		if strings.HasPrefix(want, newPrefix) && newPrefix+h.String() != want {
+			if _, inHead := head[p]; !inHead {
+				return plumbing.ZeroHash, false // partly written by a killed run: create it again
+			}
+		}
+		return h, true
 	}
 	h, ok := head[p]
 	return h, ok
@@ -452,6 +466,9 @@ func refuseUncommitted(repo *gitrepo.Repo, dir string, pending map[string]string
 	for _, p := range changed {
 		want, ok := pending[p]
 		if ok {
+			if strings.HasPrefix(want, newPrefix) {
+				continue // a file a killed run was creating: whatever is there is ours
+			}
 			b, err := readWorktree(dir, p)
 			if (err != nil && want == "") || (err == nil && plumbing.ComputeHash(plumbing.BlobObject, b).String() == want) {
 				continue // our own write from a run that was killed
@@ -469,6 +486,11 @@ func refuseUncommitted(repo *gitrepo.Repo, dir string, pending map[string]string
 	}
 	return fmt.Errorf("%s has uncommitted changes: %s%s; commit or stash them first (nothing was written)", dir, strings.Join(dirty, ", "), more)
 }
+
+// newPrefix marks a journal entry for a file that did not exist: it is
+// written in place, so a killed run may leave any part of it, and whatever
+// is there is fleetgen's.
+const newPrefix = "new:"
 
 func pendingPath(dir string) string { return filepath.Join(dir, ".git", pendingFile) }
 
@@ -497,9 +519,12 @@ func writePending(dir string, cs []Change, earlier map[string]string) error {
 		m[p] = h
 	}
 	for _, c := range cs {
-		if c.Action == Delete {
+		switch c.Action {
+		case Delete:
 			m[c.Path] = ""
-		} else {
+		case Create:
+			m[c.Path] = newPrefix + plumbing.ComputeHash(plumbing.BlobObject, c.New).String()
+		default:
 			m[c.Path] = plumbing.ComputeHash(plumbing.BlobObject, c.New).String()
 		}
 	}

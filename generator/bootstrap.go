@@ -9,8 +9,6 @@ import (
 	"strings"
 	"text/template"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/fleetgen/fleetgen/blueprints"
 	"github.com/fleetgen/fleetgen/generator/spec"
 	"github.com/fleetgen/fleetgen/generator/tree"
@@ -122,11 +120,7 @@ func yamlFile(comment string, v any) []byte {
 			b.WriteString("# " + line + "\n")
 		}
 	}
-	y, err := yaml.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	b.Write(y)
+	b.Write(encodeYAML(viaJSON(v)))
 	return b.Bytes()
 }
 

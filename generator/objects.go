@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
@@ -147,11 +147,39 @@ func toYAML(o any) []byte {
 		panic(err)
 	}
 	prune(m)
-	y, err := yaml.Marshal(m)
+	return encodeYAML(m)
+}
+
+// viaJSON turns a value into plain data the way its json tags say.
+func viaJSON(v any) any {
+	j, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
-	return y
+	var x any
+	if err := json.Unmarshal(j, &x); err != nil {
+		panic(err)
+	}
+	return pruneValue(x)
+}
+
+// encodeYAML writes plain data (maps, slices, scalars) the way kubectl and
+// kustomize do: 2-space indent, sequences not indented under their key,
+// map keys sorted (yaml.v3 sorts them). The JSON round trip above is what
+// honours the typed structs' json tags; going through sigs.k8s.io/yaml
+// instead parsed that JSON again and was most of the plan's time.
+func encodeYAML(v any) []byte {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent()
+	if err := enc.Encode(v); err != nil {
+		panic(err)
+	}
+	if err := enc.Close(); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
 }
 
 // prune removes the empty leftovers of typed structs: status: {},
@@ -165,16 +193,25 @@ func prune(m map[string]any) {
 			delete(md, "creationTimestamp")
 		}
 	}
-	for _, v := range m {
-		switch t := v.(type) {
-		case map[string]any:
-			prune(t)
-		case []any:
-			for _, e := range t {
-				if em, ok := e.(map[string]any); ok {
-					prune(em)
-				}
-			}
+	for k, v := range m {
+		m[k] = pruneValue(v)
+	}
+}
+
+// pruneValue recurses into maps and lists, and turns the float64s of the
+// JSON round trip back into integers where they are whole.
+func pruneValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		prune(t)
+	case []any:
+		for i, e := range t {
+			t[i] = pruneValue(e)
+		}
+	case float64:
+		if t == float64(int64(t)) {
+			return int64(t)
 		}
 	}
+	return v
 }

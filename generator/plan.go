@@ -6,6 +6,7 @@ package generator
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	"github.com/fleetgen/fleetgen/generator/spec"
 	"github.com/fleetgen/fleetgen/generator/tree"
@@ -58,9 +59,7 @@ func Plan(l *spec.Loaded) (*Result, error) {
 		r := &l.Spec.Regions[i]
 		d := &res.Decisions[i]
 		p.regionOverlays(r)
-		for _, c := range l.RegionClusters(r.Name) {
-			p.cluster(r, d, c)
-		}
+		p.clusters(r, d, l.RegionClusters(r.Name))
 		if err := p.bootstrap(r, d); err != nil {
 			return nil, err
 		}
@@ -113,4 +112,39 @@ func (p *planner) gitURL(r *spec.Region) string {
 		return r.GitURL
 	}
 	return p.l.Spec.Git.URL
+}
+
+// fullCheckClusters is the fleet size up to which CheckTree returns the
+// whole tree.
+const fullCheckClusters = 200
+
+// CheckTree is what generate validates in memory before writing. Up to
+// fullCheckClusters clusters, the whole tree. Beyond, every file outside
+// clusters/ plus the first and last cluster folder of each region: the
+// other folders come from the same code with other (validated) names and
+// values, and building 5,000 of them in memory would cost seconds and
+// hundreds of megabytes on every run. `fleetgen validate` checks them all.
+func (r *Result) CheckTree() *tree.Tree {
+	if len(r.Spec.Clusters) <= fullCheckClusters {
+		return &r.Tree
+	}
+	keep := map[string]bool{}
+	for _, reg := range r.Spec.Spec.Regions {
+		cs := r.Spec.RegionClusters(reg.Name)
+		if len(cs) > 0 {
+			keep[ClusterPath(reg.Name, cs[0].Name)+"/"] = true
+			keep[ClusterPath(reg.Name, cs[len(cs)-1].Name)+"/"] = true
+		}
+	}
+	t := &tree.Tree{}
+	for _, f := range r.Tree.Files {
+		if strings.HasPrefix(f.Path, "clusters/") {
+			parts := strings.SplitN(f.Path, "/", 4)
+			if len(parts) < 4 || !keep[parts[0]+"/"+parts[1]+"/"+parts[2]+"/"] {
+				continue
+			}
+		}
+		t.Files = append(t.Files, f)
+	}
+	return t
 }

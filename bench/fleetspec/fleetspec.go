@@ -1,0 +1,77 @@
+// Package fleetspec makes the large fleet.yaml of the scale benchmarks
+// (bench/scale.sh via bench/specgen, and generator/bench_test.go): the
+// fleet-wide settings and apps of examples/offshore-platforms/fleet.yaml,
+// with N regions of M clusters each (clusterCount). Region 1 has a registry
+// mirror, the last region uses "intermittent" connectivity, the others
+// inherit the fleet's "satellite".
+package fleetspec
+
+import "fmt"
+
+// header is examples/offshore-platforms/fleet.yaml up to its regions.
+const header = `# Scale benchmark fleet (bench/specgen), after examples/offshore-platforms.
+apiVersion: fleetgen.dev/v1alpha1
+kind: Fleet
+metadata:
+  name: offshore-platforms
+spec:
+  language: es
+  context:
+    environment: Plataformas petrolíferas marinas
+    hardware: Nodos ARM64 con 2GB de RAM y almacenamiento eMMC
+    mainChallenge: Conectividad intermitente, ancho de banda extremadamente bajo, riesgo de robo físico
+    scale: %d clústeres distribuidos globalmente
+  git:
+    url: ssh://git@github.com/acme-energy/offshore-fleet.git
+    branch: main
+    secretName: flux-system
+  hardware:
+    arch: arm64
+    memory: 2Gi
+    cpus: 4
+    storage: emmc
+    nodes: 1
+  connectivity: satellite
+  secrets:
+    ageRecipients:
+      - age1g0u3dhrdl4gaf399x4fw24jq008he0ng2msgsw592xymwr7zz4vqleyfqy
+  apps:
+    - name: sensor-gateway
+      image: docker.io/eclipse-mosquitto:2.0.20
+      port: 1883
+      cpu: 20m
+      memory: 32Mi
+      runAsUser: 1883
+      writablePaths: [/mosquitto/data, /mosquitto/log]
+    - name: log-shipper
+      image: cr.fluentbit.io/fluent/fluent-bit:3.2.4
+      port: 2020
+      cpu: 20m
+      memory: 48Mi
+  regions:
+`
+
+// RegionName is the name of region i (0-based).
+func RegionName(i int) string { return fmt.Sprintf("region-%02d", i+1) }
+
+// Spec returns the fleet.yaml. With bump naming a region, that region gets
+// connectivity always-on and one more label: a change that rewrites every one
+// of its clusters' Flux settings, for a regeneration to do.
+func Spec(regions, perRegion int, bump string) []byte {
+	b := fmt.Appendf(nil, header, regions*perRegion)
+	for i := 0; i < regions; i++ {
+		name := RegionName(i)
+		b = fmt.Appendf(b, "    - name: %s\n      clusterCount: %d\n      clusterPrefix: r%02d-rig\n", name, perRegion, i+1)
+		if i == 0 {
+			b = append(b, "      registryMirrors: [registry.region-01.acme-energy.example]\n"...)
+		}
+		switch {
+		case name == bump:
+			// A change to every cluster of the region: its Flux intervals.
+			b = append(b, "      connectivity: always-on\n      labels:\n        acme-energy.example/bench: bumped\n"...)
+		case i == regions-1:
+			b = append(b, "      connectivity: intermittent\n"...)
+		}
+	}
+	return b
+}
