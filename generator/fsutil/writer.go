@@ -20,6 +20,7 @@ type Writer struct {
 	root     string
 	realRoot string
 	dirs     map[string]bool // folders (slash paths relative to root) checked or made
+	made     map[string]bool // folders this Writer created: they held nothing before
 	umask    os.FileMode
 }
 
@@ -36,7 +37,7 @@ func NewWriter(root string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{root: root, realRoot: real, dirs: map[string]bool{"": true}, umask: processUmask()}, nil
+	return &Writer{root: root, realRoot: real, dirs: map[string]bool{"": true}, made: map[string]bool{}, umask: processUmask()}, nil
 }
 
 var (
@@ -69,6 +70,8 @@ func (w *Writer) dir(rel string) error {
 	case os.IsNotExist(err):
 		if err := os.Mkdir(full, 0o755); err != nil && !os.IsExist(err) {
 			return err
+		} else if err == nil {
+			w.made[rel] = true
 		}
 	case err != nil:
 		return err
@@ -120,8 +123,10 @@ func (w *Writer) write(rel string, data []byte, mode os.FileMode, atomic bool) e
 		return err
 	}
 	full := filepath.Join(w.realRoot, filepath.FromSlash(rel))
-	if st, err := os.Lstat(full); err == nil && (st.IsDir() || st.Mode()&os.ModeSymlink != 0) {
-		return fmt.Errorf("%s: is a folder or a symlink, not a file", rel)
+	if !w.made[parentOf(rel)] { // a folder made by this Writer holds only what it wrote
+		if st, err := os.Lstat(full); err == nil && (st.IsDir() || st.Mode()&os.ModeSymlink != 0) {
+			return fmt.Errorf("%s: is a folder or a symlink, not a file", rel)
+		}
 	}
 	tmp := full
 	if atomic {

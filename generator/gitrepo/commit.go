@@ -178,7 +178,7 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 			continue // HEAD's tree already has this blob at this path
 		}
 		stored[w.hash] = true
-		if stage.HasEncodedObject(w.hash) == nil {
+		if !r.needsStore(stage, w.hash) {
 			continue
 		}
 		obj := &plumbing.MemoryObject{}
@@ -198,9 +198,11 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
+		staged := stage.order
 		if err := stage.flush(); err != nil {
 			return plumbing.ZeroHash, false, err
 		}
+		r.remember(staged)
 		if err := r.st.CheckAndSetReference(plumbing.NewHashReference(branch, hash), oldRef); err != nil {
 			return plumbing.ZeroHash, false, fmt.Errorf("move %s to %s: %w", branch, hash, err)
 		}

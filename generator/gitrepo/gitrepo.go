@@ -23,6 +23,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
@@ -35,6 +36,32 @@ type Repo struct {
 	dir  string
 	repo *git.Repository
 	st   storage.Storer
+	// fresh: made by OpenOrInit in this process, so it had no objects
+	// before; known: objects this Repo stored. Both spare a filesystem
+	// lookup per blob (25,000 failed opens on a first commit).
+	fresh bool
+	known map[plumbing.Hash]struct{}
+}
+
+// needsStore reports whether object h must be written: not when this Repo
+// stored it, nor when the store already has it.
+func (r *Repo) needsStore(s storer.EncodedObjectStorer, h plumbing.Hash) bool {
+	if _, ok := r.known[h]; ok {
+		return false
+	}
+	if r.fresh {
+		return true
+	}
+	return s.HasEncodedObject(h) != nil
+}
+
+func (r *Repo) remember(hs []plumbing.Hash) {
+	if r.known == nil {
+		r.known = make(map[plumbing.Hash]struct{}, len(hs))
+	}
+	for _, h := range hs {
+		r.known[h] = struct{}{}
+	}
 }
 
 // Open opens the repository whose worktree root is dir (dir/.git must exist;
@@ -73,7 +100,7 @@ func OpenOrInit(dir string) (r *Repo, created bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("init git repository %s: %w", dir, err)
 	}
-	return &Repo{dir: dir, repo: gr, st: gr.Storer}, true, nil
+	return &Repo{dir: dir, repo: gr, st: gr.Storer, fresh: true}, true, nil
 }
 
 // refresh forgets go-git's list of packfiles, which git (gc, fetch) may have

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
@@ -65,18 +64,14 @@ func (s *stagingStore) flush() error {
 		return nil
 	}
 	if fst, ok := s.EncodedObjectStorer.(*filesystem.Storage); ok && len(s.order) >= packThreshold {
-		pw, err := fst.PackfileWriter()
-		if err != nil {
+		objs := make([]plumbing.EncodedObject, len(s.order))
+		for i, h := range s.order {
+			objs[i] = s.objs[h]
+		}
+		if err := writePack(fst.Filesystem(), objs); err != nil {
 			return fmt.Errorf("write packfile: %w", err)
 		}
-		// No delta search (window 0): fast, and `git gc` deltifies later.
-		if _, err := packfile.NewEncoder(pw, s, false).Encode(s.order, 0); err != nil {
-			pw.Close()
-			return fmt.Errorf("write packfile: %w", err)
-		}
-		if err := pw.Close(); err != nil {
-			return fmt.Errorf("write packfile: %w", err)
-		}
+		fst.Reindex()
 	} else {
 		for _, h := range s.order {
 			if _, err := s.EncodedObjectStorer.SetEncodedObject(s.objs[h]); err != nil {

@@ -109,7 +109,7 @@ func (r *Repo) CommitSnapshot(ref plumbing.ReferenceName, s Snapshot, message st
 		if err != nil {
 			return false, err
 		}
-		if !changed || stage.HasEncodedObject(h) == nil {
+		if !changed || !r.needsStore(stage, h) {
 			continue
 		}
 		obj := &plumbing.MemoryObject{}
@@ -132,9 +132,11 @@ func (r *Repo) CommitSnapshot(ref plumbing.ReferenceName, s Snapshot, message st
 	if err != nil {
 		return false, err
 	}
+	staged := stage.order
 	if err := stage.flush(); err != nil {
 		return false, err
 	}
+	r.remember(staged)
 	if err := r.st.CheckAndSetReference(plumbing.NewHashReference(ref, h), old); err != nil {
 		return false, fmt.Errorf("move %s to %s: %w", ref, h, err)
 	}
