@@ -152,13 +152,36 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := refuseUncommitted(repo, opts.Dir, pending); err != nil {
+		// A run limited to regions reads and checks only their folders
+		// (and what a killed run left): in a 25,000-file repository the
+		// whole-tree walks would cost more than the regeneration itself.
+		var prefixes []string
+		if len(opts.Regions) > 0 {
+			for _, r := range opts.Regions {
+				prefixes = append(prefixes, RegionPaths(r)...)
+			}
+			prefixes = append(prefixes, opts.Paths...)
+			for p := range pending {
+				prefixes = append(prefixes, p)
+			}
+		}
+		if err := refuseUncommitted(repo, opts.Dir, pending, prefixes); err != nil {
 			return nil, err
 		}
-		if head, err = repo.HeadFiles(); err != nil {
+		if prefixes == nil {
+			head, err = repo.HeadFiles()
+		} else {
+			head, err = repo.HeadFilesIn(prefixes)
+		}
+		if err != nil {
 			return nil, err
 		}
-		if base, err = repo.RefFiles(GeneratedRef); err != nil {
+		if prefixes == nil {
+			base, err = repo.RefFiles(GeneratedRef)
+		} else {
+			base, err = repo.RefFilesIn(GeneratedRef, prefixes)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -457,8 +480,14 @@ func checkTarget(dir, flag string) error {
 	return nil
 }
 
-func refuseUncommitted(repo *gitrepo.Repo, dir string, pending map[string]string) error {
-	changed, err := repo.Changes()
+func refuseUncommitted(repo *gitrepo.Repo, dir string, pending map[string]string, prefixes []string) error {
+	var changed []string
+	var err error
+	if prefixes == nil {
+		changed, err = repo.Changes()
+	} else {
+		changed, err = repo.ChangesIn(prefixes)
+	}
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package generator
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/fleetgen/fleetgen/generator/spec"
@@ -43,7 +44,13 @@ func (r *Result) Region(name string) (*Decisions, bool) {
 }
 
 // Plan computes the whole repository in memory.
-func Plan(l *spec.Loaded) (*Result, error) {
+func Plan(l *spec.Loaded) (*Result, error) { return PlanRegions(l, nil) }
+
+// PlanRegions computes the repository, with the cluster and bootstrap
+// folders of only the named regions (all when regions is empty): what a
+// regeneration limited to those regions needs. Decisions cover every
+// region, so an impossible spec is refused whatever the scope.
+func PlanRegions(l *spec.Loaded, regions []string) (*Result, error) {
 	res := &Result{Spec: l}
 	for i := range l.Spec.Regions {
 		d, err := decide(l, i)
@@ -58,6 +65,9 @@ func Plan(l *spec.Loaded) (*Result, error) {
 	for i := range l.Spec.Regions {
 		r := &l.Spec.Regions[i]
 		d := &res.Decisions[i]
+		if len(regions) > 0 && !slices.Contains(regions, r.Name) {
+			continue
+		}
 		p.regionOverlays(r)
 		p.clusters(r, d, l.RegionClusters(r.Name))
 		if err := p.bootstrap(r, d); err != nil {

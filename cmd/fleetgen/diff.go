@@ -30,7 +30,7 @@ func newDiffCmd() *cobra.Command {
 			if err := checkRegionNames(o.dir, l, o.regions); err != nil {
 				return err
 			}
-			res, err := generator.Plan(l)
+			res, err := generator.PlanRegions(l, o.regions)
 			if err != nil {
 				return err
 			}

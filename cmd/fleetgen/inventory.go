@@ -140,18 +140,18 @@ func (o *inventoryOptions) run(cmd *cobra.Command, names []string, add bool) err
 	if err != nil {
 		return err
 	}
-	res, err := generator.Plan(l2)
+	var regions []string
+	for r := range affected {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	res, err := generator.PlanRegions(l2, regions)
 	if err != nil {
 		return err
 	}
 	if err := checkPlanned(res); err != nil {
 		return err
 	}
-	var regions []string
-	for r := range affected {
-		regions = append(regions, r)
-	}
-	sort.Strings(regions)
 	verb := "add"
 	if !add {
 		verb = "remove"

@@ -55,7 +55,7 @@ func (o *regenOptions) run(cmd *cobra.Command) error {
 	if err := checkRegionNames(o.dir, l, o.regions); err != nil {
 		return err
 	}
-	res, err := generator.Plan(l)
+	res, err := generator.PlanRegions(l, o.regions)
 	if err != nil {
 		return err
 	}

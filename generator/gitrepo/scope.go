@@ -1,0 +1,186 @@
+package gitrepo
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// Scoped reads, for a regeneration of a few regions in a repository of
+// tens of thousands of files: only the subtrees under the given prefixes
+// (folder paths, or single file paths) are read or walked.
+
+func inScope(p string, prefixes []string) bool {
+	for _, pre := range prefixes {
+		if p == pre || strings.HasPrefix(p, pre+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// mayHold reports whether folder dir can contain something in scope.
+func mayHold(dir string, prefixes []string) bool {
+	for _, pre := range prefixes {
+		if dir == pre || strings.HasPrefix(pre, dir+"/") || strings.HasPrefix(dir, pre+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// walkTreeIn is walkTree limited to prefixes.
+func (r *Repo) walkTreeIn(th plumbing.Hash, prefixes []string, fn func(path string, mode filemode.FileMode, h plumbing.Hash)) error {
+	var walk func(prefix string, h plumbing.Hash) error
+	walk = func(prefix string, h plumbing.Hash) error {
+		t, err := object.GetTree(r.st, h)
+		if err != nil {
+			return fmt.Errorf("read tree %s (%q): %w", h, prefix, err)
+		}
+		for _, e := range t.Entries {
+			p := e.Name
+			if prefix != "" {
+				p = prefix + "/" + e.Name
+			}
+			switch e.Mode {
+			case filemode.Dir:
+				if mayHold(p, prefixes) {
+					if err := walk(p, e.Hash); err != nil {
+						return err
+					}
+				}
+			case filemode.Submodule:
+			default:
+				if inScope(p, prefixes) {
+					fn(p, e.Mode, e.Hash)
+				}
+			}
+		}
+		return nil
+	}
+	return walk("", th)
+}
+
+// HeadFilesIn is HeadFiles limited to prefixes.
+func (r *Repo) HeadFilesIn(prefixes []string) (map[string]plumbing.Hash, error) {
+	files := map[string]plumbing.Hash{}
+	_, th, err := r.headTree()
+	if err != nil || th.IsZero() {
+		return files, err
+	}
+	err = r.walkTreeIn(th, prefixes, func(p string, _ filemode.FileMode, h plumbing.Hash) { files[p] = h })
+	return files, err
+}
+
+// RefFilesIn is RefFiles limited to prefixes.
+func (r *Repo) RefFilesIn(ref plumbing.ReferenceName, prefixes []string) (map[string]plumbing.Hash, error) {
+	files := map[string]plumbing.Hash{}
+	th, err := r.refTree(ref)
+	if err != nil || th.IsZero() {
+		return files, err
+	}
+	err = r.walkTreeIn(th, prefixes, func(p string, _ filemode.FileMode, h plumbing.Hash) { files[p] = h })
+	return files, err
+}
+
+// ChangesIn is Changes limited to prefixes: staged and unstaged changes
+// and untracked files under them. .gitignore files in folders above a
+// prefix are not read (the root's and the excludes files are): a file they
+// would ignore is reported, which errs on the side of refusing.
+func (r *Repo) ChangesIn(prefixes []string) ([]string, error) {
+	idx, err := r.st.Index()
+	if err != nil {
+		return nil, fmt.Errorf("read index: %w", err)
+	}
+	changed := map[string]struct{}{}
+	tracked := map[string]*trackedEntry{}
+	for _, e := range idx.Entries {
+		if !inScope(e.Name, prefixes) {
+			continue
+		}
+		if e.Stage != stageNormal || e.IntentToAdd {
+			changed[e.Name] = struct{}{}
+			continue
+		}
+		tracked[e.Name] = &trackedEntry{e: e}
+	}
+	// Staged: index against HEAD, path by path, in scope.
+	head, err := r.HeadFilesIn(prefixes)
+	if err != nil {
+		return nil, err
+	}
+	for p, h := range head {
+		if t := tracked[p]; t == nil || t.e.Hash != h {
+			changed[p] = struct{}{}
+		}
+	}
+	for p := range tracked {
+		if _, ok := head[p]; !ok {
+			changed[p] = struct{}{}
+		}
+	}
+	w := &walker{r: r, tracked: tracked, changed: changed, idxMod: idx.ModTime}
+	if err := w.loadExcludes(); err != nil {
+		return nil, err
+	}
+	for _, pre := range prefixes {
+		st, err := os.Lstat(r.abs(pre))
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+			continue
+		case err != nil:
+			return nil, err
+		case st.IsDir():
+			if err := w.walk(pre, strings.Split(pre, "/")); err != nil {
+				return nil, err
+			}
+		default:
+			if t := tracked[pre]; t != nil {
+				t.seen = true
+				ch, err := r.entryChanged(t.e, st, pre, idx.ModTime)
+				if err != nil {
+					return nil, err
+				}
+				if ch {
+					changed[pre] = struct{}{}
+				}
+			} else {
+				changed[pre] = struct{}{} // untracked (ignore rules not applied to single paths)
+			}
+		}
+	}
+	for name, t := range tracked {
+		if t.seen || t.e.SkipWorktree {
+			continue
+		}
+		fi, err := os.Lstat(r.abs(name))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+				changed[name] = struct{}{}
+				continue
+			}
+			return nil, err
+		}
+		ch, err := r.entryChanged(t.e, fi, name, idx.ModTime)
+		if err != nil {
+			return nil, err
+		}
+		if ch {
+			changed[name] = struct{}{}
+		}
+	}
+	out := make([]string, 0, len(changed))
+	for p := range changed {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out, nil
+}
