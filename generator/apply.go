@@ -195,7 +195,7 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 		if !inScope(f.Path) {
 			continue
 		}
-		ch, conflict, err := decideFile(repo, opts.Dir, f, head, base, pending)
+		ch, conflict, err := decideFile(repo, opts.Dir, f, head, base, pending, opts.DryRun)
 		if err != nil {
 			return nil, err
 		}
@@ -342,7 +342,7 @@ func snapshotOf(res *Result, inScope func(string) bool, base map[string]plumbing
 	return s
 }
 
-func decideFile(repo *gitrepo.Repo, dir string, f tree.File, head, base map[string]plumbing.Hash, pending map[string]string) (*Change, *Conflict, error) {
+func decideFile(repo *gitrepo.Repo, dir string, f tree.File, head, base map[string]plumbing.Hash, pending map[string]string, wantOld bool) (*Change, *Conflict, error) {
 	newHash := plumbing.ComputeHash(plumbing.BlobObject, f.Content)
 	ours, exists := currentHash(dir, f.Path, head, pending)
 	baseHash, hadBase := base[f.Path]
@@ -360,12 +360,22 @@ func decideFile(repo *gitrepo.Repo, dir string, f tree.File, head, base map[stri
 	case !exists:
 		return &Change{Path: f.Path, Action: Create, New: f.Content, Mode: f.Mode}, nil, nil
 	}
+	if hadBase && ours == baseHash {
+		// Untouched by the user: replaced. The old bytes are read only
+		// for a diff (dry run), not on every regeneration.
+		var old []byte
+		if wantOld {
+			b, err := readWorktree(dir, f.Path)
+			if err != nil {
+				return nil, nil, err
+			}
+			old = b
+		}
+		return &Change{Path: f.Path, Action: Update, Old: old, New: f.Content, Mode: f.Mode}, nil, nil
+	}
 	old, err := readWorktree(dir, f.Path)
 	if err != nil {
 		return nil, nil, err
-	}
-	if hadBase && ours == baseHash {
-		return &Change{Path: f.Path, Action: Update, Old: old, New: f.Content, Mode: f.Mode}, nil, nil
 	}
 	if !hadBase {
 		return nil, &Conflict{Path: f.Path, Reason: "exists and was not written by fleetgen; move it away or make it match"}, nil

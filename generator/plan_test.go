@@ -208,3 +208,59 @@ spec:
 		t.Fatalf("Plan = %v, want a 'nothing fits' refusal", err)
 	}
 }
+
+// Above fullCheckClusters, generate checks every file outside clusters/
+// plus the first and last cluster of each region.
+func TestCheckTreeSamplesLargeFleets(t *testing.T) {
+	src := `apiVersion: fleetgen.dev/v1alpha1
+kind: Fleet
+metadata: {name: big}
+spec:
+  context: {environment: e, hardware: h, mainChallenge: c}
+  git: {url: "https://example.com/r.git"}
+  hardware: {arch: arm64, memory: 4Gi}
+  regions:
+    - {name: a, clusterCount: 150}
+    - {name: b, clusterCount: 151}
+`
+	l, err := spec.Parse([]byte(src), "fleet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Plan(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := res.CheckTree()
+	folders := map[string]bool{}
+	outside := 0
+	for _, f := range sample.Files {
+		if strings.HasPrefix(f.Path, "clusters/") {
+			folders[f.Path[:strings.LastIndex(f.Path, "/")]] = true
+		} else {
+			outside++
+		}
+	}
+	want := []string{"clusters/a/a-0001", "clusters/a/a-0150", "clusters/b/b-0001", "clusters/b/b-0151"}
+	if len(folders) != len(want) {
+		t.Errorf("sampled folders %v, want %v", folders, want)
+	}
+	for _, w := range want {
+		if !folders[w] {
+			t.Errorf("%s not sampled", w)
+		}
+	}
+	all := 0
+	for _, f := range res.Tree.Files {
+		if !strings.HasPrefix(f.Path, "clusters/") {
+			all++
+		}
+	}
+	if outside != all {
+		t.Errorf("%d files outside clusters/ checked, %d planned", outside, all)
+	}
+	rep, err := check.Tree(sample, check.Options{})
+	if err != nil || !rep.OK() {
+		t.Fatalf("sample does not validate: %v %v", err, rep.Errors)
+	}
+}

@@ -35,7 +35,7 @@ import (
 // index, git's "racily clean" case). go-git's Worktree.Status hashes every
 // file instead.
 func (r *Repo) Changes() ([]string, error) {
-	idx, err := r.st.Index()
+	idx, err := r.readIndex()
 	if err != nil {
 		return nil, fmt.Errorf("read index: %w", err)
 	}

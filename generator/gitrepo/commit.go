@@ -210,7 +210,7 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 	}
 
 	// 6. Index: only the written and deleted paths change.
-	idx, err := r.st.Index()
+	idx, err := r.readIndex()
 	if err != nil {
 		return hash, committed, fmt.Errorf("read index: %w", err)
 	}
@@ -249,6 +249,7 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 		e.SkipWorktree, e.IntentToAdd = false, false
 		fillStat(e, w.fi)
 	}
+	r.idx = nil // about to change on disk
 	if err := writeIndex(idx); err != nil {
 		return hash, committed, err
 	}

@@ -96,7 +96,7 @@ func (r *Repo) RefFilesIn(ref plumbing.ReferenceName, prefixes []string) (map[st
 // prefix are not read (the root's and the excludes files are): a file they
 // would ignore is reported, which errs on the side of refusing.
 func (r *Repo) ChangesIn(prefixes []string) ([]string, error) {
-	idx, err := r.st.Index()
+	idx, err := r.readIndex()
 	if err != nil {
 		return nil, fmt.Errorf("read index: %w", err)
 	}
