@@ -178,7 +178,7 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 			continue // HEAD's tree already has this blob at this path
 		}
 		stored[w.hash] = true
-		if !r.needsStore(stage, w.hash) {
+		if !r.needsStore(stage, w.hash, len(writes) >= packThreshold) {
 			continue
 		}
 		obj := &plumbing.MemoryObject{}
@@ -365,11 +365,11 @@ func (r *Repo) lockIndex() (unlock func() error, writeIndex func(*index.Index) e
 		return dot.Remove(lock)
 	}
 	writeIndex = func(idx *index.Index) error {
-		var buf bytes.Buffer
-		if err := index.NewEncoder(&buf).Encode(idx); err != nil {
+		data, err := encodeIndexFast(idx)
+		if err != nil {
 			return fmt.Errorf("encode index: %w", err)
 		}
-		if _, err := f.Write(buf.Bytes()); err != nil {
+		if _, err := f.Write(data); err != nil {
 			return fmt.Errorf("write index: %w", err)
 		}
 		if err := f.Close(); err != nil {

@@ -52,15 +52,21 @@ type Repo struct {
 	idx     *index.Index
 	idxSize int64
 	idxMod  time.Time
+	// headMemo is HeadFilesIn's last answer, for headMemoKey.
+	headMemoKey string
+	headMemo    map[string]plumbing.Hash
 }
 
 // needsStore reports whether object h must be written: not when this Repo
-// stored it, nor when the store already has it.
-func (r *Repo) needsStore(s storer.EncodedObjectStorer, h plumbing.Hash) bool {
+// stored it, nor when the store already has it. In a batch that becomes a
+// pack (many), the store is not asked: each question is a failed open of a
+// loose-object file, and an object stored twice in packs is valid git
+// (`git gc` drops the copy).
+func (r *Repo) needsStore(s storer.EncodedObjectStorer, h plumbing.Hash, many bool) bool {
 	if _, ok := r.known[h]; ok {
 		return false
 	}
-	if r.fresh {
+	if r.fresh || many {
 		return true
 	}
 	return s.HasEncodedObject(h) != nil
@@ -257,13 +263,24 @@ func (r *Repo) walkTree(th plumbing.Hash, fn func(path string, mode filemode.Fil
 // may modify the result only if it then writes the index (which drops the
 // cache).
 func (r *Repo) readIndex() (*index.Index, error) {
-	st, err := os.Stat(filepath.Join(r.dir, ".git", "index"))
+	path := filepath.Join(r.dir, ".git", "index")
+	st, err := os.Stat(path)
 	if err == nil && r.idx != nil && st.Size() == r.idxSize && st.ModTime().Equal(r.idxMod) {
 		return r.idx, nil
 	}
-	idx, err := r.st.Index()
-	if err != nil {
-		return nil, err
+	var idx *index.Index
+	if err == nil {
+		if b, rerr := os.ReadFile(path); rerr == nil {
+			if fast, ferr := decodeIndexFast(b); ferr == nil {
+				fast.ModTime = st.ModTime()
+				idx = fast
+			}
+		}
+	}
+	if idx == nil {
+		if idx, err = r.st.Index(); err != nil {
+			return nil, err
+		}
 	}
 	if st != nil {
 		r.idx, r.idxSize, r.idxMod = idx, st.Size(), st.ModTime()

@@ -69,14 +69,23 @@ func (r *Repo) walkTreeIn(th plumbing.Hash, prefixes []string, fn func(path stri
 	return walk("", th)
 }
 
-// HeadFilesIn is HeadFiles limited to prefixes.
+// HeadFilesIn is HeadFiles limited to prefixes. The result is kept for
+// the same HEAD tree and prefixes (a run asks twice: checking for changes,
+// then deciding); callers must not modify it.
 func (r *Repo) HeadFilesIn(prefixes []string) (map[string]plumbing.Hash, error) {
 	files := map[string]plumbing.Hash{}
 	_, th, err := r.headTree()
 	if err != nil || th.IsZero() {
 		return files, err
 	}
+	key := th.String() + "\x00" + strings.Join(prefixes, "\x00")
+	if r.headMemoKey == key {
+		return r.headMemo, nil
+	}
 	err = r.walkTreeIn(th, prefixes, func(p string, _ filemode.FileMode, h plumbing.Hash) { files[p] = h })
+	if err == nil {
+		r.headMemoKey, r.headMemo = key, files
+	}
 	return files, err
 }
 

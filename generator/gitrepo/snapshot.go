@@ -109,7 +109,7 @@ func (r *Repo) CommitSnapshot(ref plumbing.ReferenceName, s Snapshot, message st
 		if err != nil {
 			return false, err
 		}
-		if !changed || !r.needsStore(stage, h) {
+		if !changed || !r.needsStore(stage, h, len(s.Files) >= packThreshold) {
 			continue
 		}
 		obj := &plumbing.MemoryObject{}
