@@ -91,6 +91,7 @@ func (r *Repo) CommitSnapshot(ref plumbing.ReferenceName, s Snapshot, message st
 	if err != nil {
 		return false, err
 	}
+	ed.noLookup = r.fresh || len(s.Files)+len(s.Remove) >= packThreshold
 	for _, p := range s.Remove {
 		if _, err := ed.remove(p); err != nil {
 			return false, err

@@ -15,6 +15,10 @@ import (
 // treeEditor edits a git tree in memory: it loads stored subtrees only when a
 // path goes through them and re-encodes only the directories that changed.
 type treeEditor struct {
+	// noLookup stores new trees without asking the store first: for large
+	// batches written as a pack, where each question is a failed open of a
+	// loose-object file and a tree stored twice is harmless.
+	noLookup bool
 	s    storer.EncodedObjectStorer // nil: nothing can be loaded (fresh tree)
 	root *treeNode
 }
@@ -190,7 +194,7 @@ func (ed *treeEditor) writeNode(n *treeNode, store bool) (plumbing.Hash, error) 
 		return plumbing.ZeroHash, err
 	}
 	h := obj.Hash()
-	if store && ed.s.HasEncodedObject(h) != nil {
+	if store && (ed.noLookup || ed.s.HasEncodedObject(h) != nil) {
 		if _, err := ed.s.SetEncodedObject(obj); err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("store tree: %w", err)
 		}
