@@ -19,8 +19,8 @@ type treeEditor struct {
 	// batches written as a pack, where each question is a failed open of a
 	// loose-object file and a tree stored twice is harmless.
 	noLookup bool
-	s    storer.EncodedObjectStorer // nil: nothing can be loaded (fresh tree)
-	root *treeNode
+	s        storer.EncodedObjectStorer // nil: nothing can be loaded (fresh tree)
+	root     *treeNode
 }
 
 type treeNode struct {
