@@ -146,6 +146,13 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 	var pending map[string]string
 	head := map[string]plumbing.Hash{}
 	base := map[string]plumbing.Hash{}
+	var scopePaths []string // folders and files of a run limited to regions
+	if len(opts.Regions) > 0 {
+		for _, r := range opts.Regions {
+			scopePaths = append(scopePaths, RegionPaths(r)...)
+		}
+		scopePaths = append(scopePaths, opts.Paths...)
+	}
 	if repo != nil {
 		var err error
 		pending, err = readPending(opts.Dir)
@@ -176,9 +183,14 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 		if err != nil {
 			return nil, err
 		}
-		if prefixes == nil {
+		switch {
+		case prefixes == nil:
 			base, err = repo.RefFiles(GeneratedRef)
-		} else {
+		case len(pending) == 0 && sameIn(repo, scopePaths):
+			// Nothing edited in scope since the last generation: the
+			// generated tree there is HEAD's, already listed.
+			base = head
+		default:
 			base, err = repo.RefFilesIn(GeneratedRef, prefixes)
 		}
 		if err != nil {
@@ -296,7 +308,14 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 	}
 	rep.Committed, rep.Commit = committed, h.String()
 	crashPoint("commit", 0)
-	if _, err := repo.CommitSnapshot(GeneratedRef, snapshotOf(res, inScope, base, rep.Changes), "fleetgen: generated tree\n\n"+firstLine(opts.Message), opts.Author, opts.When); err != nil {
+	snapMsg := "fleetgen: generated tree\n\n" + firstLine(opts.Message)
+	if scopePaths != nil && len(pending) == 0 && generatedAsIs(res, rep.Changes, head) {
+		// The region's folders now hold exactly what was generated:
+		// the snapshot takes HEAD's subtrees instead of rebuilding them.
+		if _, err := repo.CopyIntoSnapshot(GeneratedRef, scopePaths, snapMsg, opts.Author, opts.When); err != nil {
+			return nil, err
+		}
+	} else if _, err := repo.CommitSnapshot(GeneratedRef, snapshotOf(res, inScope, base, rep.Changes), snapMsg, opts.Author, opts.When); err != nil {
 		return nil, err
 	}
 	crashPoint("snapshot", 0)
@@ -314,6 +333,33 @@ func crashPoint(stage string, n int) {
 	if want == stage || want == fmt.Sprintf("%s:%d", stage, n) {
 		os.Exit(137)
 	}
+}
+
+// sameIn reports whether HEAD and the generated-tree ref agree under paths.
+func sameIn(repo *gitrepo.Repo, paths []string) bool {
+	same, err := repo.SameIn(GeneratedRef, paths)
+	return err == nil && same
+}
+
+// generatedAsIs reports whether, after the changes, the files in scope are
+// exactly the planned ones: nothing merged or kept, and no file of the
+// user's (in HEAD, not planned, not deleted) under the scope.
+func generatedAsIs(res *Result, changes []Change, headBefore map[string]plumbing.Hash) bool {
+	deleted := map[string]bool{}
+	for _, c := range changes {
+		switch c.Action {
+		case Merge, KeepEdited, KeepDeleted, KeepSeeded:
+			return false
+		case Delete:
+			deleted[c.Path] = true
+		}
+	}
+	for p := range headBefore {
+		if _, planned := res.Tree.Get(p); !planned && !deleted[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // snapshotOf turns the previous generated tree into the new one: the plan

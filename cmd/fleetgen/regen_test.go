@@ -167,6 +167,20 @@ func TestRegenOneRegionLeavesOthersByteIdentical(t *testing.T) {
 	if _, ok := after["clusters/gulf-of-mexico/gom-rig-0005/kustomization.yaml"]; ok {
 		t.Error("gulf-of-mexico was regenerated although not named")
 	}
+	// The generated-tree snapshot of the region is what a fresh generate of
+	// the new spec produces for it (and HEAD holds the same).
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	mustFleetgen(t, append([]string{"generate", "--spec", filepath.Join(dir, "fleet.yaml"), "--out", fresh, "-q"}, testAuthor...)...)
+	for _, p := range []string{"clusters/north-sea", "bootstrap/north-sea", "infrastructure/regions/north-sea", "apps/regions/north-sea"} {
+		want := git(t, fresh, "rev-parse", "HEAD:"+p)
+		if got := git(t, dir, "rev-parse", "refs/fleetgen/generated:"+p); got != want {
+			t.Errorf("snapshot of %s is %s, a fresh generate gives %s", p, got, want)
+		}
+		if got := git(t, dir, "rev-parse", "HEAD:"+p); got != want {
+			t.Errorf("HEAD's %s is %s, a fresh generate gives %s", p, got, want)
+		}
+	}
+	git(t, dir, "fsck", "--strict")
 }
 
 func TestRegenRemovesClustersButKeepsEditedFiles(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -192,4 +193,121 @@ func (r *Repo) ChangesIn(prefixes []string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// subtree returns the hash and mode of path inside tree th (ok false when
+// absent), reading only the trees along the path.
+func (r *Repo) subtree(th plumbing.Hash, path string) (plumbing.Hash, filemode.FileMode, bool, error) {
+	if th.IsZero() {
+		return plumbing.ZeroHash, 0, false, nil
+	}
+	h := th
+	parts := strings.Split(path, "/")
+	for i, name := range parts {
+		t, err := object.GetTree(r.st, h)
+		if err != nil {
+			return plumbing.ZeroHash, 0, false, err
+		}
+		found := false
+		for _, e := range t.Entries {
+			if e.Name != name {
+				continue
+			}
+			if i < len(parts)-1 && e.Mode != filemode.Dir {
+				return plumbing.ZeroHash, 0, false, nil
+			}
+			if i == len(parts)-1 {
+				return e.Hash, e.Mode, true, nil
+			}
+			h, found = e.Hash, true
+			break
+		}
+		if !found {
+			return plumbing.ZeroHash, 0, false, nil
+		}
+	}
+	return plumbing.ZeroHash, 0, false, nil
+}
+
+// SameIn reports whether HEAD and ref hold exactly the same content under
+// every prefix (compared by tree hash, so without walking them).
+func (r *Repo) SameIn(ref plumbing.ReferenceName, prefixes []string) (bool, error) {
+	_, headTree, err := r.headTree()
+	if err != nil {
+		return false, err
+	}
+	refTree, err := r.refTree(ref)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range prefixes {
+		a, am, aok, err := r.subtree(headTree, p)
+		if err != nil {
+			return false, err
+		}
+		b, bm, bok, err := r.subtree(refTree, p)
+		if err != nil {
+			return false, err
+		}
+		if aok != bok || a != b || am != bm {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// CopyIntoSnapshot records on ref its previous tree with the subtrees (or
+// files) at paths replaced by HEAD's, or removed where HEAD has none: the
+// cheap way to update the generated-tree snapshot after a regeneration
+// whose result, under those paths, is exactly what was generated.
+func (r *Repo) CopyIntoSnapshot(ref plumbing.ReferenceName, paths []string, message string, author Author, when time.Time) (bool, error) {
+	r.refresh()
+	_, headTree, err := r.headTree()
+	if err != nil {
+		return false, err
+	}
+	var old *plumbing.Reference
+	var parent, parentTree plumbing.Hash
+	if rf, err := r.st.Reference(ref); err == nil {
+		old, parent = rf, rf.Hash()
+		c, err := object.GetCommit(r.st, parent)
+		if err != nil {
+			return false, fmt.Errorf("read %s commit %s: %w", ref, parent, err)
+		}
+		parentTree = c.TreeHash
+	} else if !errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return false, fmt.Errorf("read %s: %w", ref, err)
+	}
+	stage := newStagingStore(r.st)
+	ed, err := newTreeEditor(stage, parentTree)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range paths {
+		h, mode, ok, err := r.subtree(headTree, p)
+		if err != nil {
+			return false, err
+		}
+		if err := ed.setEntry(p, mode, h, ok); err != nil {
+			return false, err
+		}
+	}
+	newTree, err := ed.write(true)
+	if err != nil {
+		return false, err
+	}
+	if newTree == parentTree {
+		return false, nil
+	}
+	h, err := writeCommit(stage, CommitOptions{Message: message, Author: author, When: when}, newTree, parent)
+	if err != nil {
+		return false, err
+	}
+	if err := stage.flush(); err != nil {
+		return false, err
+	}
+	if err := r.st.CheckAndSetReference(plumbing.NewHashReference(ref, h), old); err != nil {
+		return false, fmt.Errorf("move %s to %s: %w", ref, h, err)
+	}
+	return true, nil
 }

@@ -233,3 +233,37 @@ func splitDirs(path string) (dirs []string, leaf string) {
 	parts := strings.Split(path, "/")
 	return parts[:len(parts)-1], parts[len(parts)-1]
 }
+
+// setEntry puts an existing object (a subtree or a blob) at path, or
+// removes whatever is there when present is false.
+func (ed *treeEditor) setEntry(path string, mode filemode.FileMode, h plumbing.Hash, present bool) error {
+	dirs, leaf := splitDirs(path)
+	trail := []*treeNode{ed.root}
+	n := ed.root
+	for _, d := range dirs {
+		next, err := ed.child(n, d, present)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			return nil // nothing there to remove
+		}
+		n = next
+		trail = append(trail, n)
+	}
+	if present {
+		if e := n.entries[leaf]; e != nil && e.sub == nil && e.mode == mode && e.hash == h {
+			return nil
+		}
+		n.entries[leaf] = &treeEntry{mode: mode, hash: h}
+	} else {
+		if _, ok := n.entries[leaf]; !ok {
+			return nil
+		}
+		delete(n.entries, leaf)
+	}
+	for _, t := range trail {
+		t.dirty = true
+	}
+	return nil
+}
