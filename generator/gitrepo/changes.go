@@ -60,8 +60,12 @@ func (r *Repo) Changes() ([]string, error) {
 	if err := w.walk("", nil); err != nil {
 		return nil, err
 	}
-	// Tracked files the walk did not reach: deleted, or inside an ignored or
-	// replaced directory.
+	return r.finishChanges(tracked, changed, idx.ModTime)
+}
+
+// finishChanges checks the tracked files the walk did not reach (deleted,
+// or inside an ignored or replaced directory) and returns the sorted list.
+func (r *Repo) finishChanges(tracked map[string]*trackedEntry, changed map[string]struct{}, idxMod time.Time) ([]string, error) {
 	for name, t := range tracked {
 		if t.seen || t.e.SkipWorktree {
 			continue
@@ -74,7 +78,7 @@ func (r *Repo) Changes() ([]string, error) {
 			}
 			return nil, err
 		}
-		ch, err := r.entryChanged(t.e, fi, name, idx.ModTime)
+		ch, err := r.entryChanged(t.e, fi, name, idxMod)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +86,6 @@ func (r *Repo) Changes() ([]string, error) {
 			changed[name] = struct{}{}
 		}
 	}
-
 	out := make([]string, 0, len(changed))
 	for p := range changed {
 		out = append(out, p)

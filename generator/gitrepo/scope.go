@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -167,32 +166,7 @@ func (r *Repo) ChangesIn(prefixes []string) ([]string, error) {
 			}
 		}
 	}
-	for name, t := range tracked {
-		if t.seen || t.e.SkipWorktree {
-			continue
-		}
-		fi, err := os.Lstat(r.abs(name))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-				changed[name] = struct{}{}
-				continue
-			}
-			return nil, err
-		}
-		ch, err := r.entryChanged(t.e, fi, name, idx.ModTime)
-		if err != nil {
-			return nil, err
-		}
-		if ch {
-			changed[name] = struct{}{}
-		}
-	}
-	out := make([]string, 0, len(changed))
-	for p := range changed {
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	return out, nil
+	return r.finishChanges(tracked, changed, idx.ModTime)
 }
 
 // subtree returns the hash and mode of path inside tree th (ok false when
@@ -261,53 +235,20 @@ func (r *Repo) SameIn(ref plumbing.ReferenceName, prefixes []string) (bool, erro
 // cheap way to update the generated-tree snapshot after a regeneration
 // whose result, under those paths, is exactly what was generated.
 func (r *Repo) CopyIntoSnapshot(ref plumbing.ReferenceName, paths []string, message string, author Author, when time.Time) (bool, error) {
-	r.refresh()
 	_, headTree, err := r.headTree()
 	if err != nil {
 		return false, err
 	}
-	var old *plumbing.Reference
-	var parent, parentTree plumbing.Hash
-	if rf, err := r.st.Reference(ref); err == nil {
-		old, parent = rf, rf.Hash()
-		c, err := object.GetCommit(r.st, parent)
-		if err != nil {
-			return false, fmt.Errorf("read %s commit %s: %w", ref, parent, err)
+	return r.editSnapshot(ref, message, author, when, func(ed *treeEditor, _ *stagingStore) error {
+		for _, p := range paths {
+			h, mode, ok, err := r.subtree(headTree, p)
+			if err != nil {
+				return err
+			}
+			if err := ed.setEntry(p, mode, h, ok); err != nil {
+				return err
+			}
 		}
-		parentTree = c.TreeHash
-	} else if !errors.Is(err, plumbing.ErrReferenceNotFound) {
-		return false, fmt.Errorf("read %s: %w", ref, err)
-	}
-	stage := newStagingStore(r.st)
-	ed, err := newTreeEditor(stage, parentTree)
-	if err != nil {
-		return false, err
-	}
-	for _, p := range paths {
-		h, mode, ok, err := r.subtree(headTree, p)
-		if err != nil {
-			return false, err
-		}
-		if err := ed.setEntry(p, mode, h, ok); err != nil {
-			return false, err
-		}
-	}
-	newTree, err := ed.write(true)
-	if err != nil {
-		return false, err
-	}
-	if newTree == parentTree {
-		return false, nil
-	}
-	h, err := writeCommit(stage, CommitOptions{Message: message, Author: author, When: when}, newTree, parent)
-	if err != nil {
-		return false, err
-	}
-	if err := stage.flush(); err != nil {
-		return false, err
-	}
-	if err := r.st.CheckAndSetReference(plumbing.NewHashReference(ref, h), old); err != nil {
-		return false, fmt.Errorf("move %s to %s: %w", ref, h, err)
-	}
-	return true, nil
+		return nil
+	})
 }

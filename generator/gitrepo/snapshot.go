@@ -73,6 +73,46 @@ type Snapshot struct {
 // (parent: the ref's previous commit). Nothing is written when the tree is
 // unchanged. The index and worktree are not touched.
 func (r *Repo) CommitSnapshot(ref plumbing.ReferenceName, s Snapshot, message string, author Author, when time.Time) (changed bool, err error) {
+	return r.editSnapshot(ref, message, author, when, func(ed *treeEditor, stage *stagingStore) error {
+		ed.noLookup = r.fresh || len(s.Files)+len(s.Remove) >= packThreshold
+		for _, p := range s.Remove {
+			if _, err := ed.remove(p); err != nil {
+				return err
+			}
+		}
+		for _, f := range s.Files {
+			if err := tree.CheckPath(f.Path); err != nil {
+				return err
+			}
+			mode := filemode.Regular
+			if f.Mode&0o100 != 0 {
+				mode = filemode.Executable
+			}
+			h := plumbing.ComputeHash(plumbing.BlobObject, f.Content)
+			changed, err := ed.set(f.Path, mode, h)
+			if err != nil {
+				return err
+			}
+			if !changed || !r.needsStore(stage, h, len(s.Files) >= packThreshold) {
+				continue
+			}
+			obj := &plumbing.MemoryObject{}
+			obj.SetType(plumbing.BlobObject)
+			if _, err := obj.Write(f.Content); err != nil {
+				return err
+			}
+			if _, err := stage.SetEncodedObject(obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// editSnapshot loads ref's tree, lets edit change it, and records the
+// result as a new commit on ref (parent: the ref's previous commit) unless
+// the tree is unchanged. The index and worktree are not touched.
+func (r *Repo) editSnapshot(ref plumbing.ReferenceName, message string, author Author, when time.Time, edit func(*treeEditor, *stagingStore) error) (bool, error) {
 	r.refresh()
 	var old *plumbing.Reference
 	var parent, parentTree plumbing.Hash
@@ -91,36 +131,8 @@ func (r *Repo) CommitSnapshot(ref plumbing.ReferenceName, s Snapshot, message st
 	if err != nil {
 		return false, err
 	}
-	ed.noLookup = r.fresh || len(s.Files)+len(s.Remove) >= packThreshold
-	for _, p := range s.Remove {
-		if _, err := ed.remove(p); err != nil {
-			return false, err
-		}
-	}
-	for _, f := range s.Files {
-		if err := tree.CheckPath(f.Path); err != nil {
-			return false, err
-		}
-		mode := filemode.Regular
-		if f.Mode&0o100 != 0 {
-			mode = filemode.Executable
-		}
-		h := plumbing.ComputeHash(plumbing.BlobObject, f.Content)
-		changed, err := ed.set(f.Path, mode, h)
-		if err != nil {
-			return false, err
-		}
-		if !changed || !r.needsStore(stage, h, len(s.Files) >= packThreshold) {
-			continue
-		}
-		obj := &plumbing.MemoryObject{}
-		obj.SetType(plumbing.BlobObject)
-		if _, err := obj.Write(f.Content); err != nil {
-			return false, err
-		}
-		if _, err := stage.SetEncodedObject(obj); err != nil {
-			return false, err
-		}
+	if err := edit(ed, stage); err != nil {
+		return false, err
 	}
 	newTree, err := ed.write(true)
 	if err != nil {
