@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -265,26 +267,31 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, c := range written {
-		if c.Action == Delete {
-			if err := w.Remove(c.Path); err != nil {
-				return nil, err
-			}
-			commitDelete = append(commitDelete, c.Path)
-		} else {
-			write := w.Write
-			if c.Action == Create {
-				write = w.Create // the journal covers a partial new file
-			}
-			if err := write(c.Path, c.New, fs.FileMode(c.Mode)); err != nil {
-				return nil, err
-			}
+	// Deletions first (they may empty folders a write then makes again),
+	// then the writes, on all cores when there are many.
+	done := 0
+	step := func() {
+		done++
+		crashPoint("write", done)
+		if opts.Progress != nil && (done%500 == 1 || done == len(written)) {
+			opts.Progress(done, len(written))
+		}
+	}
+	var writes []Change
+	for _, c := range written {
+		if c.Action != Delete {
+			writes = append(writes, c)
 			commitWrite = append(commitWrite, tree.File{Path: c.Path, Content: c.New, Mode: c.Mode})
+			continue
 		}
-		crashPoint("write", i+1)
-		if opts.Progress != nil && (i%500 == 0 || i == len(written)-1) {
-			opts.Progress(i+1, len(written))
+		if err := w.Remove(c.Path); err != nil {
+			return nil, err
 		}
+		commitDelete = append(commitDelete, c.Path)
+		step()
+	}
+	if err := writeAll(w, writes, step); err != nil {
+		return nil, err
 	}
 	// Paths a killed earlier run wrote but did not commit are committed now.
 	for p := range pending {
@@ -333,6 +340,66 @@ func crashPoint(stage string, n int) {
 	if want == stage || want == fmt.Sprintf("%s:%d", stage, n) {
 		os.Exit(137)
 	}
+}
+
+// writeAll writes the changes' files: in one goroutine per core when there
+// are many (on tmpfs or a fast disk the system calls are CPU-bound).
+// Folders are made first, so the workers only read the Writer's maps.
+func writeAll(w *fsutil.Writer, cs []Change, step func()) error {
+	write := func(c Change) error {
+		if c.Action == Create {
+			return w.Create(c.Path, c.New, fs.FileMode(c.Mode)) // the journal covers a partial new file
+		}
+		return w.Write(c.Path, c.New, fs.FileMode(c.Mode))
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(cs) < 64 || workers < 2 {
+		for _, c := range cs {
+			if err := write(c); err != nil {
+				return err
+			}
+			step()
+		}
+		return nil
+	}
+	for _, c := range cs {
+		if err := w.MakeParent(c.Path); err != nil {
+			return err
+		}
+	}
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan Change)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range next {
+				err := write(c)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					step()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, c := range cs {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		next <- c
+	}
+	close(next)
+	wg.Wait()
+	return firstErr
 }
 
 // sameIn reports whether HEAD and the generated-tree ref agree under paths.

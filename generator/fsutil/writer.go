@@ -101,6 +101,16 @@ func parentOf(rel string) string {
 	return p
 }
 
+// MakeParent makes (and checks) the folder of rel. After it, writes of
+// files in that folder only read the Writer's state, so they may run in
+// parallel.
+func (w *Writer) MakeParent(rel string) error {
+	if err := tree.CheckPath(rel); err != nil {
+		return err
+	}
+	return w.dir(parentOf(rel))
+}
+
 // Write replaces root/rel with data in one rename.
 func (w *Writer) Write(rel string, data []byte, mode os.FileMode) error {
 	return w.write(rel, data, mode, true)
