@@ -21,7 +21,7 @@ set -eu
 
 usage() { echo "usage: $0 CLUSTER_NAME [--join https://SERVER:6443 --token-file FILE] [--agent]" >&2; exit 2; }
 
-[ "$(id -u)" -eq 0 ] || { echo "provision.sh: run as root" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || [ -n "${PROVISION_ROOT:-}" ] || { echo "provision.sh: run as root" >&2; exit 1; }
 [ $# -ge 1 ] || usage
 CLUSTER="$1"; shift
 JOIN=""; TOKEN_FILE=""; ROLE=server
@@ -38,12 +38,23 @@ echo "$CLUSTER" | grep -Eq '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' || { echo "pro
 if [ "$ROLE" = agent ] && [ -z "$JOIN" ]; then echo "provision.sh: --agent needs --join" >&2; exit 2; fi
 if [ -n "$JOIN" ] && [ -z "$TOKEN_FILE" ]; then echo "provision.sh: --join needs --token-file" >&2; exit 2; fi
 
+# Check what the first server needs before changing anything on the node
+# (servers that join get the Secrets from the cluster).
+if [ "$ROLE" = server ] && [ -z "$JOIN" ]; then
+  # This region's Kustomizations decrypt with the sops-age Secret: without it Flux stops.
+  [ -r "${FLEETGEN_AGE_KEY_FILE:-}" ] || { echo "provision.sh: set FLEETGEN_AGE_KEY_FILE to the region's age key file: region north-sea decrypts SOPS secrets" >&2; exit 1; }
+  if [ -n "${FLEETGEN_GIT_SECRET_FILE:-}" ] && [ ! -r "$FLEETGEN_GIT_SECRET_FILE" ]; then echo "provision.sh: cannot read $FLEETGEN_GIT_SECRET_FILE" >&2; exit 1; fi
+fi
+
 HERE=$(cd "$(dirname "$0")" && pwd)
-K3S_ETC=/etc/rancher/k3s
-K3S_SERVER=/var/lib/rancher/k3s/server
+# PROVISION_ROOT installs into another root (an image being built, or a test).
+ROOT="${PROVISION_ROOT:-}"
+K3S_ETC="$ROOT/etc/rancher/k3s"
+K3S_SERVER="$ROOT/var/lib/rancher/k3s/server"
 install -d -m 0700 "$K3S_ETC" "$K3S_ETC/config.yaml.d"
-install -m 0644 "$HERE/90-kubelet.conf" /etc/sysctl.d/90-kubelet.conf
-sysctl --system >/dev/null
+install -d -m 0755 "$ROOT/etc/sysctl.d"
+install -m 0644 "$HERE/90-kubelet.conf" "$ROOT/etc/sysctl.d/90-kubelet.conf"
+[ -n "$ROOT" ] || sysctl --system >/dev/null
 install -m 0600 "$HERE/registries.yaml" "$K3S_ETC/registries.yaml"
 
 if [ "$ROLE" = server ]; then
@@ -72,10 +83,16 @@ node-label+:
   - fleetgen.dev/cluster=$CLUSTER
 IDENTITY
 if [ -n "$JOIN" ]; then
+  # A joining server must not initialise a second etcd cluster.
   printf 'server: %s\ntoken-file: %s\n' "$JOIN" "$TOKEN_FILE" > "$K3S_ETC/config.yaml.d/20-join.yaml"
+  if [ "$ROLE" = server ]; then echo 'cluster-init: false' >> "$K3S_ETC/config.yaml.d/20-join.yaml"; fi
 fi
 chmod 0600 "$K3S_ETC"/config.yaml.d/*.yaml
 
+if [ -n "$ROOT" ]; then
+  echo "provisioned $CLUSTER ($ROLE) in region north-sea under $ROOT (K3s not installed or started)"
+  exit 0
+fi
 if ! command -v k3s >/dev/null 2>&1; then
   EXEC=server; [ "$ROLE" = agent ] && EXEC=agent
   curl -sfL https://get.k3s.io | INSTALL_K3S_CHANNEL=v1.37 INSTALL_K3S_EXEC="$EXEC" sh -
