@@ -294,8 +294,14 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 		return nil, err
 	}
 	// Paths a killed earlier run wrote but did not commit are committed now.
+	// (a set: after a killed 25,000-file run, a linear search per path
+	// would be quadratic)
+	writtenPaths := make(map[string]bool, len(written))
+	for _, c := range written {
+		writtenPaths[c.Path] = true
+	}
 	for p := range pending {
-		if !containsChange(written, p) {
+		if !writtenPaths[p] {
 			if b, err := readWorktree(opts.Dir, p); err == nil {
 				st, _ := os.Stat(filepath.Join(opts.Dir, filepath.FromSlash(p)))
 				commitWrite = append(commitWrite, tree.File{Path: p, Content: b, Mode: uint32(st.Mode().Perm())})
@@ -534,15 +540,6 @@ func readWorktree(dir, p string) ([]byte, error) {
 		return nil, err
 	}
 	return os.ReadFile(full)
-}
-
-func containsChange(cs []Change, p string) bool {
-	for _, c := range cs {
-		if c.Path == p {
-			return true
-		}
-	}
-	return false
 }
 
 // scopeFunc limits a run to regions' folders; nil regions = everything.

@@ -108,7 +108,7 @@ func ScaffoldFacts(res *Result, lang prompt.Lang) []string {
 		facts = append(facts, t("Región %s: %d clústeres de %d nodo(s) %s con %s de RAM y %s; datastore %s; Flux: %s (tamaño %s); conectividad %s (poll de git cada %s, jitter ±%d%%%s).",
 			"Region %s: %d clusters of %d %s node(s) with %s RAM and %s; datastore %s; Flux: %s (size %s); connectivity %s (git poll every %s, jitter ±%d%%%s).",
 			d.Region, n, d.Hardware.Nodes, d.Hardware.Arch, d.Hardware.Memory, d.Hardware.Storage, datastoreName(d.Datastore), strings.Join(d.FluxComponents, ", "), d.FluxSize,
-			d.Connectivity.Name, d.Connectivity.GitInterval, d.Connectivity.JitterPercent, sparseNote(d.Connectivity, es)))
+			d.Connectivity.Name, d.Connectivity.GitInterval, d.Connectivity.JitterPercent, sparseNote(d.Connectivity)))
 	}
 	facts = append(facts,
 		t("Nodo: K3s endurecido según la guía CIS (secrets-encryption, protect-kernel-defaults, PSA `restricted` por defecto, auditoría con rotación, EventRateLimit); traefik y servicelb desactivados.",
@@ -128,14 +128,11 @@ func datastoreName(ds string) string {
 	return "SQLite (kine)"
 }
 
-func sparseNote(p Profile, es bool) string {
-	if !p.SparseCheckout {
-		return ""
+func sparseNote(p Profile) string {
+	if p.SparseCheckout {
+		return ", sparse checkout" // the same words in both languages
 	}
-	if es {
-		return ", sparse checkout"
-	}
-	return ", sparse checkout"
+	return ""
 }
 
 // sopsConfig writes .sops.yaml: a region's files are encrypted for the

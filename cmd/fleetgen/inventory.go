@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -243,5 +242,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-var _ = os.Stat
