@@ -93,10 +93,9 @@ func kubeletArgs(d *Decisions) []string {
 // registries writes registries.yaml: every upstream registry goes to the
 // region's mirrors first; with the embedded registry, nodes also share
 // images peer-to-peer (an empty mirror entry enables Spegel for it).
-func registries(r *spec.Region, d *Decisions) map[string]any {
+func registries(r *spec.Region, d *Decisions, apps []spec.App) map[string]any {
 	mirrors := map[string]any{}
-	upstreams := []string{"docker.io", "ghcr.io", "quay.io", "registry.k8s.io", "cr.fluentbit.io"}
-	for _, u := range upstreams {
+	for _, u := range upstreamRegistries(apps) {
 		entry := map[string]any{}
 		if len(r.RegistryMirrors) > 0 {
 			var eps []string
@@ -110,6 +109,23 @@ func registries(r *spec.Region, d *Decisions) map[string]any {
 		}
 	}
 	return map[string]any{"mirrors": mirrors}
+}
+
+// upstreamRegistries are the registries K3s, Flux and the fleet's apps pull
+// from: the common ones plus each app image's registry host.
+func upstreamRegistries(apps []spec.App) []string {
+	regs := []string{"docker.io", "ghcr.io", "quay.io", "registry.k8s.io"}
+	for _, a := range apps {
+		host := "docker.io" // an image without a registry host is Docker Hub's
+		if first, _, ok := strings.Cut(a.Image, "/"); ok && strings.ContainsAny(first, ".:") {
+			host = first
+		}
+		if !contains(regs, host) {
+			regs = append(regs, host)
+		}
+	}
+	sort.Strings(regs)
+	return regs
 }
 
 func yamlFile(comment string, v any) []byte {
@@ -129,7 +145,7 @@ func (p *planner) bootstrap(r *spec.Region, d *Decisions) error {
 	dir := path.Join("bootstrap", r.Name)
 	p.gen(path.Join(dir, "config.yaml"), yamlFile("K3s server configuration for region "+r.Name+" (CIS hardened). Installed by provision.sh.\nThe cluster's identity is added on the node in config.yaml.d/10-identity.yaml.", K3sServerConfig(r, d)))
 	p.gen(path.Join(dir, "agent-config.yaml"), yamlFile("K3s agent configuration for region "+r.Name+". Installed by provision.sh --agent.", K3sAgentConfig(r, d)))
-	p.gen(path.Join(dir, "registries.yaml"), yamlFile("Registry mirrors for region "+r.Name+".", registries(r, d)))
+	p.gen(path.Join(dir, "registries.yaml"), yamlFile("Registry mirrors for region "+r.Name+".", registries(r, d, s.Apps)))
 	for _, name := range []string{"psa.yaml", "audit.yaml", "90-kubelet.conf"} {
 		b, err := fs.ReadFile(blueprints.FS, "bootstrap/"+name)
 		if err != nil {
