@@ -18,7 +18,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // Changes lists, sorted and slash-separated, every path that `git status`
@@ -212,8 +211,7 @@ func (w *walker) loadExcludes() error {
 	if ps, err := gitignore.LoadGlobalPatterns(osfs.New("/")); err == nil {
 		w.patterns = append(w.patterns, ps...)
 	}
-	if fst, ok := w.r.st.(*filesystem.Storage); ok {
-		dot := fst.Filesystem()
+	if dot, ok := w.r.dotGit(); ok {
 		f, err := dot.Open(dot.Join("info", "exclude"))
 		if err == nil {
 			defer f.Close()

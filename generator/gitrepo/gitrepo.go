@@ -14,24 +14,23 @@
 package gitrepo
 
 import (
-	"github.com/go-git/go-git/v5/plumbing/format/index"
+	"errors"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"time"
 
-	"errors"
-	"fmt"
+	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
-	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/storage/filesystem"
-	"io"
-	"os"
-
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // DefaultBranch is the branch HEAD points to in a repository made by OpenOrInit.
@@ -88,10 +87,7 @@ func Open(dir string) (*Repo, error) {
 	var r *git.Repository
 	var err error
 	if st, serr := os.Stat(filepath.Join(dir, ".git")); serr == nil && st.IsDir() {
-		// Keep pack files open: go-git otherwise opens the pack again for
-		// every object it reads (a third of a one-region regen).
-		store := filesystem.NewStorageWithOptions(osfs.New(filepath.Join(dir, ".git")), cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
-		r, err = git.Open(store, osfs.New(dir))
+		r, err = git.Open(newObjectStore(filepath.Join(dir, ".git")), osfs.New(dir))
 	} else {
 		r, err = git.PlainOpen(dir)
 	}
@@ -120,21 +116,38 @@ func OpenOrInit(dir string) (r *Repo, created bool, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, false, err
 	}
-	gr, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
+	if _, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
 		InitOptions: git.InitOptions{DefaultBranch: DefaultBranch},
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, false, fmt.Errorf("init git repository %s: %w", dir, err)
 	}
-	return &Repo{dir: dir, repo: gr, st: gr.Storer, fresh: true}, true, nil
+	if r, err = Open(dir); err != nil {
+		return nil, false, err
+	}
+	r.fresh = true
+	return r, true, nil
 }
 
-// refresh forgets go-git's list of packfiles, which git (gc, fetch) may have
-// replaced since the Repo was opened; it is re-read at the next lookup.
+// refresh makes go-git re-read its list of packfiles when git (gc, fetch)
+// replaced packs since the Repo read it.
 func (r *Repo) refresh() {
-	if fst, ok := r.st.(*filesystem.Storage); ok {
-		fst.Reindex()
+	switch st := r.st.(type) {
+	case *objectStore:
+		st.refresh()
+	case *filesystem.Storage:
+		st.Reindex()
 	}
+}
+
+// dotGit is the .git folder, when the repository's storage is one.
+func (r *Repo) dotGit() (billy.Filesystem, bool) {
+	switch st := r.st.(type) {
+	case *objectStore:
+		return st.Filesystem(), true
+	case *filesystem.Storage:
+		return st.Filesystem(), true
+	}
+	return nil, false
 }
 
 // Dir is the worktree root.

@@ -5,7 +5,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // packThreshold is the number of new objects from which a commit stores them
@@ -63,15 +62,16 @@ func (s *stagingStore) flush() error {
 	if len(s.order) == 0 {
 		return nil
 	}
-	if fst, ok := s.EncodedObjectStorer.(*filesystem.Storage); ok && len(s.order) >= packThreshold {
+	if fst, ok := s.EncodedObjectStorer.(*objectStore); ok && len(s.order) >= packThreshold {
 		objs := make([]plumbing.EncodedObject, len(s.order))
 		for i, h := range s.order {
 			objs[i] = s.objs[h]
 		}
-		if err := writePack(fst.Filesystem(), objs); err != nil {
+		name, err := writePack(fst.Filesystem(), objs)
+		if err != nil {
 			return fmt.Errorf("write packfile: %w", err)
 		}
-		fst.Reindex()
+		fst.wrotePack(name, objs)
 	} else {
 		for _, h := range s.order {
 			if _, err := s.EncodedObjectStorer.SetEncodedObject(s.objs[h]); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"path"
 	"runtime"
 	"sync"
 
@@ -18,7 +19,8 @@ import (
 )
 
 // writePack stores objs as one packfile and its index under
-// objects/pack of the .git folder fs, the way `git index-pack` leaves them.
+// objects/pack of the .git folder fs, the way `git index-pack` leaves them,
+// and returns the pack file's name.
 //
 // go-git's PackfileWriter re-reads and re-parses the pack it was given to
 // build the index, and its encoder compresses at zlib's default level; at
@@ -26,10 +28,10 @@ import (
 // while writing (offsets and CRCs are known), and objects are compressed
 // with zlib.BestSpeed, git's own default for loose objects: `git gc`
 // repacks tighter later. No deltas: the pack is valid as it is.
-func writePack(fs billy.Filesystem, objs []plumbing.EncodedObject) (err error) {
+func writePack(fs billy.Filesystem, objs []plumbing.EncodedObject) (name string, err error) {
 	tmp, err := fs.TempFile("objects/pack", "tmp_pack_")
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer func() {
 		if err != nil {
@@ -44,15 +46,15 @@ func writePack(fs billy.Filesystem, objs []plumbing.EncodedObject) (err error) {
 	binary.BigEndian.PutUint32(hdr[4:8], 2)
 	binary.BigEndian.PutUint32(hdr[8:12], uint32(len(objs)))
 	if _, err := bw.Write(hdr[:]); err != nil {
-		return err
+		return "", err
 	}
 	idx := &idxfile.Writer{}
 	if err := idx.OnHeader(uint32(len(objs))); err != nil {
-		return err
+		return "", err
 	}
 	zs, err := compressAll(objs)
 	if err != nil {
-		return err
+		return "", err
 	}
 	offset := int64(len(hdr))
 	for i, o := range objs {
@@ -61,52 +63,55 @@ func writePack(fs billy.Filesystem, objs []plumbing.EncodedObject) (err error) {
 		crc.Write(oh)
 		crc.Write(zs[i])
 		if _, err := bw.Write(oh); err != nil {
-			return err
+			return "", err
 		}
 		if _, err := bw.Write(zs[i]); err != nil {
-			return err
+			return "", err
 		}
 		if err := idx.OnInflatedObjectContent(o.Hash(), offset, crc.Sum32(), nil); err != nil {
-			return err
+			return "", err
 		}
 		offset += int64(len(oh) + len(zs[i]))
 	}
 	if err := bw.Flush(); err != nil {
-		return err
+		return "", err
 	}
 	var packHash plumbing.Hash
 	copy(packHash[:], sum.Sum(nil))
 	if _, err := tmp.Write(packHash[:]); err != nil {
-		return err
+		return "", err
 	}
 	if err := tmp.Close(); err != nil {
-		return err
+		return "", err
 	}
 	if err := idx.OnFooter(packHash); err != nil {
-		return err
+		return "", err
 	}
 	mi, err := idx.Index()
 	if err != nil {
-		return err
+		return "", err
 	}
 	itmp, err := fs.TempFile("objects/pack", "tmp_idx_")
 	if err != nil {
-		return err
+		return "", err
 	}
 	if _, err := idxfile.NewEncoder(itmp).Encode(mi); err != nil {
 		itmp.Close()
 		fs.Remove(itmp.Name())
-		return err
+		return "", err
 	}
 	if err := itmp.Close(); err != nil {
-		return err
+		return "", err
 	}
 	base := fmt.Sprintf("objects/pack/pack-%s", packHash)
 	// The pack first: an index without its pack would be a broken repository.
 	if err := fs.Rename(tmp.Name(), base+".pack"); err != nil {
-		return err
+		return "", err
 	}
-	return fs.Rename(itmp.Name(), base+".idx")
+	if err := fs.Rename(itmp.Name(), base+".idx"); err != nil {
+		return "", err
+	}
+	return path.Base(base) + ".pack", nil
 }
 
 // objectHeader is a pack entry's type and size: 3 bits of type and 4 bits
