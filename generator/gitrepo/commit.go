@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,7 +20,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
@@ -210,46 +210,51 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 		committed = true
 	}
 
-	// 6. Index: only the written and deleted paths change.
+	// 6. Index: only the written and deleted paths change. Entries are
+	// found by binary search (git keeps them sorted by name, then stage):
+	// a map of all 25,000 names cost more than the rest of a small commit.
 	idx, err := r.readIndex()
 	if err != nil {
 		return hash, committed, fmt.Errorf("read index: %w", err)
 	}
-	byName := make(map[string]*index.Entry, len(idx.Entries))
-	drop := false
-	for _, e := range idx.Entries {
-		if e.Stage != stageNormal && (seen[e.Name] || deleted[e.Name]) {
-			drop = true // a conflict resolved by this commit
-			continue
-		}
-		byName[e.Name] = e
+	if !slices.IsSortedFunc(idx.Entries, compareEntries) {
+		sortEntries(idx.Entries)
 	}
-	for p := range deleted {
-		if _, ok := byName[p]; ok {
-			delete(byName, p)
-			drop = true
-		}
-	}
-	if drop {
-		kept := idx.Entries[:0]
-		for _, e := range idx.Entries {
-			touched := seen[e.Name] || deleted[e.Name]
-			if (e.Stage == stageNormal && byName[e.Name] == e) || (e.Stage != stageNormal && !touched) {
-				kept = append(kept, e)
+	drop := map[*index.Entry]bool{}
+	var added []*index.Entry
+	touch := func(p string, w *write) {
+		i, _ := slices.BinarySearchFunc(idx.Entries, p, func(e *index.Entry, name string) int { return strings.Compare(e.Name, name) })
+		var normal *index.Entry
+		for ; i < len(idx.Entries) && idx.Entries[i].Name == p; i++ {
+			e := idx.Entries[i]
+			switch {
+			case e.Stage != stageNormal || w == nil:
+				drop[e] = true // deleted, or a conflict this commit resolves
+			default:
+				normal = e
 			}
 		}
-		idx.Entries = kept
-	}
-	for _, w := range writes {
-		e := byName[w.path]
-		if e == nil {
-			e = idx.Add(w.path)
-			byName[w.path] = e
+		if w == nil {
+			return
 		}
-		e.Hash, e.Mode = w.hash, w.mode
-		e.SkipWorktree, e.IntentToAdd = false, false
-		fillStat(e, w.fi)
+		if normal == nil {
+			normal = &index.Entry{Name: p}
+			added = append(added, normal)
+		}
+		normal.Hash, normal.Mode = w.hash, w.mode
+		normal.SkipWorktree, normal.IntentToAdd = false, false
+		fillStat(normal, w.fi)
 	}
+	for p := range deleted {
+		touch(p, nil)
+	}
+	for i := range writes {
+		touch(writes[i].path, &writes[i])
+	}
+	if len(drop) > 0 {
+		idx.Entries = slices.DeleteFunc(idx.Entries, func(e *index.Entry) bool { return drop[e] })
+	}
+	idx.Entries = append(idx.Entries, added...)
 	r.idx = nil // about to change on disk
 	if err := writeIndex(idx); err != nil {
 		return hash, committed, err
@@ -343,11 +348,10 @@ func (r *Repo) abs(p string) string { return filepath.Join(r.dir, filepath.FromS
 // it is still there. Storage other than go-git's filesystem one falls back to
 // SetIndex.
 func (r *Repo) lockIndex() (unlock func() error, writeIndex func(*index.Index) error, err error) {
-	fst, ok := r.st.(*filesystem.Storage)
+	dot, ok := r.dotGit()
 	if !ok {
 		return func() error { return nil }, r.st.SetIndex, nil
 	}
-	dot := fst.Filesystem()
 	const lock = "index.lock"
 	f, err := dot.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -366,11 +370,7 @@ func (r *Repo) lockIndex() (unlock func() error, writeIndex func(*index.Index) e
 		return dot.Remove(lock)
 	}
 	writeIndex = func(idx *index.Index) error {
-		data, err := encodeIndexFast(idx)
-		if err != nil {
-			return fmt.Errorf("encode index: %w", err)
-		}
-		if _, err := f.Write(data); err != nil {
+		if err := encodeIndexFast(f, idx); err != nil {
 			return fmt.Errorf("write index: %w", err)
 		}
 		if err := f.Close(); err != nil {

@@ -1,11 +1,14 @@
 package gitrepo
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
+	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -89,9 +92,11 @@ func decodeIndexFast(b []byte) (*index.Index, error) {
 	return idx, nil // extensions (pos..end) skipped
 }
 
-// encodeIndexFast writes idx as version 2 (3 when an entry needs the
-// extended flags), without extensions, with its checksum.
-func encodeIndexFast(idx *index.Index) ([]byte, error) {
+// encodeIndexFast writes idx to w as version 2 (3 when an entry needs the
+// extended flags), without extensions, with its checksum. It streams: a
+// 25,000-entry index is ~3 MB, and building it in one buffer cost more in
+// fresh pages than the encoding itself.
+func encodeIndexFast(w io.Writer, idx *index.Index) error {
 	version := uint32(2)
 	for _, e := range idx.Entries {
 		if e.SkipWorktree || e.IntentToAdd {
@@ -100,14 +105,15 @@ func encodeIndexFast(idx *index.Index) ([]byte, error) {
 	}
 	entries := append([]*index.Entry(nil), idx.Entries...)
 	sortEntries(entries)
-	var b bytes.Buffer
-	b.Grow(12 + len(entries)*96 + 20)
+	sum := sha1.New()
+	b := bufio.NewWriterSize(io.MultiWriter(w, sum), 1<<16)
 	var hdr [12]byte
 	copy(hdr[:4], "DIRC")
 	binary.BigEndian.PutUint32(hdr[4:], version)
 	binary.BigEndian.PutUint32(hdr[8:], uint32(len(entries)))
 	b.Write(hdr[:])
 	var fixed [entryFixed + 2]byte
+	var zeros [8]byte
 	for _, e := range entries {
 		put := func(o int, v uint32) { binary.BigEndian.PutUint32(fixed[o:], v) }
 		put(0, uint32(e.CreatedAt.Unix()))
@@ -143,31 +149,23 @@ func encodeIndexFast(idx *index.Index) ([]byte, error) {
 		b.Write(fixed[:hdrLen])
 		b.WriteString(e.Name)
 		pad := (hdrLen+len(e.Name)+8)&^7 - hdrLen - len(e.Name)
-		b.Write(make([]byte, pad))
+		b.Write(zeros[:pad])
 	}
-	sum := sha1.Sum(b.Bytes())
-	b.Write(sum[:])
-	return b.Bytes(), nil
+	// The checksum covers everything before it: flush, then write it to w
+	// alone.
+	if err := b.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(sum.Sum(nil))
+	return err
 }
 
 // sortEntries orders entries as git does: by name bytes, then stage.
-func sortEntries(es []*index.Entry) {
-	sortSlice(es, func(a, b *index.Entry) bool {
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		return a.Stage < b.Stage
-	})
-}
+func sortEntries(es []*index.Entry) { slices.SortFunc(es, compareEntries) }
 
-func sortSlice(es []*index.Entry, less func(a, b *index.Entry) bool) {
-	slices.SortFunc(es, func(a, b *index.Entry) int {
-		switch {
-		case less(a, b):
-			return -1
-		case less(b, a):
-			return 1
-		}
-		return 0
-	})
+func compareEntries(a, b *index.Entry) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return int(a.Stage) - int(b.Stage)
 }

@@ -65,10 +65,11 @@ func TestFastIndexCodecAgreesWithGitAndGoGit(t *testing.T) {
 		}
 	}
 	// Write it back with the fast encoder: git and go-git read it.
-	out, err := encodeIndexFast(fast)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := encodeIndexFast(&buf, fast); err != nil {
 		t.Fatal(err)
 	}
+	out := buf.Bytes()
 	if err := os.WriteFile(filepath.Join(dir, ".git", "index"), out, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -579,3 +579,56 @@ func countObjects(t *testing.T, dir string) (packs, loose int) {
 	ls, _ := filepath.Glob(filepath.Join(obj, "[0-9a-f][0-9a-f]", "*"))
 	return len(ps), len(ls)
 }
+
+// TestCommitResolvesConflicts: an index left by a conflicted `git merge`
+// holds stages 1-3 for the conflicting paths. Committing a resolution (one
+// path written, one deleted) leaves one stage-0 entry for the written path,
+// none for the deleted one, every other entry as it was, and git agrees.
+func TestCommitResolvesConflicts(t *testing.T) {
+	needGit(t)
+	files := sampleFiles()
+	_, dir := commitFiles(t, files)
+	gitCmd(t, dir, "checkout", "-q", "-b", "theirs")
+	for _, p := range []string{"README.md", "foo.yaml"} {
+		writeFiles(t, dir, []tree.File{{Path: p, Content: []byte("theirs\n"), Mode: tree.ModeFile}})
+	}
+	gitCmd(t, dir, "commit", "-qam", "theirs")
+	gitCmd(t, dir, "checkout", "-q", "main")
+	for _, p := range []string{"README.md", "foo.yaml"} {
+		writeFiles(t, dir, []tree.File{{Path: p, Content: []byte("ours\n"), Mode: tree.ModeFile}})
+	}
+	gitCmd(t, dir, "commit", "-qam", "ours")
+	cmd := exec.Command("git", "merge", "-q", "theirs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=cli", "GIT_AUTHOR_EMAIL=cli@example.com", "GIT_COMMITTER_NAME=cli", "GIT_COMMITTER_EMAIL=cli@example.com")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "CONFLICT") {
+		t.Fatalf("the merge was meant to conflict: %v\n%s", err, out)
+	}
+	if out := gitCmd(t, dir, "ls-files", "-u"); strings.Count(out, "\n") != 6 {
+		t.Fatalf("want 3 stages for 2 paths, got:\n%s", out)
+	}
+	// The resolution, as a regeneration would write it.
+	resolved := tree.File{Path: "README.md", Content: []byte("# fleet, resolved\n"), Mode: tree.ModeFile}
+	writeFiles(t, dir, []tree.File{resolved})
+	if err := os.Remove(filepath.Join(dir, "foo.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := r.Commit(CommitOptions{Write: []tree.File{resolved}, Delete: []string{"foo.yaml"}, Message: "resolve", Author: testAuthor, When: testWhen}); err != nil || !ok {
+		t.Fatalf("Commit: committed=%v err=%v", ok, err)
+	}
+	if out := gitCmd(t, dir, "ls-files", "-u"); out != "" {
+		t.Errorf("unmerged entries left:\n%s", out)
+	}
+	if out := gitCmd(t, dir, "ls-files", "-s", "README.md", "foo.yaml"); strings.Count(out, "\n") != 1 || !strings.Contains(out, " 0\tREADME.md") {
+		t.Errorf("ls-files -s README.md foo.yaml:\n%s", out)
+	}
+	if got, want := strings.Count(gitCmd(t, dir, "ls-files"), "\n"), len(files)-1; got != want {
+		t.Errorf("%d index entries, want %d", got, want)
+	}
+	assertGitClean(t, dir)
+}

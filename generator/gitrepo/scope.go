@@ -20,17 +20,23 @@ import (
 
 func inScope(p string, prefixes []string) bool {
 	for _, pre := range prefixes {
-		if p == pre || strings.HasPrefix(p, pre+"/") {
+		if p == pre || under(p, pre) {
 			return true
 		}
 	}
 	return false
 }
 
+// under reports whether p is inside folder dir (without building dir+"/":
+// this runs once per index entry).
+func under(p, dir string) bool {
+	return len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
+}
+
 // mayHold reports whether folder dir can contain something in scope.
 func mayHold(dir string, prefixes []string) bool {
 	for _, pre := range prefixes {
-		if dir == pre || strings.HasPrefix(pre, dir+"/") || strings.HasPrefix(dir, pre+"/") {
+		if dir == pre || under(pre, dir) || under(dir, pre) {
 			return true
 		}
 	}
