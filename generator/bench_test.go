@@ -245,7 +245,7 @@ func BenchmarkRegenOneRegion5000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		chk += stage("check", func() { crep, err = check.Tree(res.CheckTree(), check.Options{}) })
+		chk += stage("check", func() { crep, err = res.Check() })
 		if err != nil || !crep.OK() {
 			b.Fatal(err, crep.Errors)
 		}

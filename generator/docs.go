@@ -13,11 +13,14 @@ import (
 
 // docs writes the repository's README, the design folder with the filled
 // prompts, .sops.yaml, and the spec itself.
-func (p *planner) docs() error {
+func (p *planner) docs(sourcesOnly bool) error {
 	s := &p.l.Spec
 	p.t.Add(tree.File{Path: "fleet.yaml", Content: p.l.Source, Owner: tree.Generated, Mode: tree.ModeFile})
 	if s.Inventory != "" {
 		p.t.Add(tree.File{Path: path.Clean(s.Inventory), Content: p.l.InventorySource, Owner: tree.Generated, Mode: tree.ModeFile})
+	}
+	if sourcesOnly {
+		return nil
 	}
 	for _, lang := range prompt.Langs() {
 		text, err := RenderPrompt(p.res, prompt.Pro, lang, true)

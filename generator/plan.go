@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fleetgen/fleetgen/generator/check"
 	"github.com/fleetgen/fleetgen/generator/spec"
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
@@ -31,6 +32,7 @@ type Result struct {
 	Spec      *spec.Loaded
 	Decisions []Decisions // one per region, in spec order
 	Tree      tree.Tree
+	Regions   []string // the regions planned; nil: all (see PlanRegions)
 }
 
 // Region returns the decisions for the region named name.
@@ -49,9 +51,12 @@ func Plan(l *spec.Loaded) (*Result, error) { return PlanRegions(l, nil) }
 // PlanRegions computes the repository, with the cluster and bootstrap
 // folders of only the named regions (all when regions is empty): what a
 // regeneration limited to those regions needs. Decisions cover every
-// region, so an impossible spec is refused whatever the scope.
+// region, so an impossible spec is refused whatever the scope. A plan
+// limited to regions leaves out the documents at the root and under docs/
+// (README, prompts, .sops.yaml): no region's regeneration writes them.
+// fleet.yaml and the inventory stay (inventory edits commit the latter).
 func PlanRegions(l *spec.Loaded, regions []string) (*Result, error) {
-	res := &Result{Spec: l}
+	res := &Result{Spec: l, Regions: regions}
 	for i := range l.Spec.Regions {
 		d, err := decide(l, i)
 		if err != nil {
@@ -74,7 +79,7 @@ func PlanRegions(l *spec.Loaded, regions []string) (*Result, error) {
 			return nil, err
 		}
 	}
-	if err := p.docs(); err != nil {
+	if err := p.docs(len(regions) > 0); err != nil {
 		return nil, err
 	}
 	if err := res.Tree.Finish(); err != nil {
@@ -157,4 +162,15 @@ func (r *Result) CheckTree() *tree.Tree {
 		t.Files = append(t.Files, f)
 	}
 	return t
+}
+
+// Check validates the planned repository before anything is written (see
+// check.Tree): CheckTree's files; for a plan limited to regions, with only
+// those regions' folders built on their own.
+func (r *Result) Check() (*check.Report, error) {
+	var opts check.Options
+	for _, reg := range r.Regions {
+		opts.Only = append(opts.Only, RegionPaths(reg)...)
+	}
+	return check.Tree(r.CheckTree(), opts)
 }

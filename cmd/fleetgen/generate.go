@@ -152,7 +152,7 @@ func (o *generateOptions) run(cmd *cobra.Command) error {
 
 // checkPlanned validates the planned tree before anything is written.
 func checkPlanned(res *generator.Result) error {
-	rep, err := check.Tree(res.CheckTree(), check.Options{})
+	rep, err := res.Check()
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,14 @@ type units struct {
 	r        *repo
 	built    map[string]*unit // kustomization directories
 	implicit map[string]*unit // plain directories a Flux Kustomization points at
+
+	// For the kustomizations buildAll left out (Options.Only): built when
+	// a check needs them.
+	kdirs         map[string]string // every kustomization directory: its file
+	fsys          filesys.FileSystem
+	keep, serial  bool
+	defaultSchema string
+	f             *findings
 }
 
 // openapiRE finds kustomizations that set their own OpenAPI schema, which
@@ -94,40 +102,76 @@ var openapiRE = regexp.MustCompile(`(?m)^openapi:`)
 func buildAll(r *repo, opts Options, f *findings) *units {
 	kdirs := r.kustomizationDirs()
 	dirs := make([]string, 0, len(kdirs))
-	serial := false
+	us := &units{r: r, built: make(map[string]*unit, len(kdirs)), implicit: map[string]*unit{}, kdirs: kdirs, keep: opts.KeepRendered, f: f}
 	for d, kfile := range kdirs {
-		dirs = append(dirs, d)
 		if openapiRE.Match(r.build[kfile]) {
-			serial = true
+			us.serial = true
+		}
+		if opts.Only == nil || under(d, opts.Only) {
+			dirs = append(dirs, d)
 		}
 	}
 	sort.Strings(dirs)
-	us := &units{r: r, built: make(map[string]*unit, len(dirs)), implicit: map[string]*unit{}}
 	fsys, err := r.memFS()
 	if err != nil {
 		f.errorf(".", 0, "cannot load the repository for kustomize: %v", err)
 		return us
 	}
+	us.fsys = fsys
 	results := make([]*unit, len(dirs))
 	workers := opts.workers()
-	defaultSchema := ""
-	if serial {
+	if us.serial {
 		workers = 1
-		defaultSchema = openapi.GetSchemaVersion()
+		us.defaultSchema = openapi.GetSchemaVersion()
 	}
 	parallel(len(dirs), workers, func(i int) {
-		results[i] = build(fsys, dirs[i], kdirs[dirs[i]], opts.KeepRendered)
-		if serial && openapi.GetSchemaVersion() != defaultSchema {
-			openapi.ResetOpenAPI()
-		}
+		results[i] = us.build(dirs[i])
 	})
 	for _, u := range results {
-		us.built[u.dir] = u
-		if u.err != nil {
-			f.errorf(u.kfile, 0, "kustomize build %s: %s", u.dir, relMsg(u.err.Error()))
-		}
+		us.record(u)
 	}
 	return us
+}
+
+// build builds one kustomization directory, leaving kustomize's OpenAPI
+// schema as it found it when a kustomization of the repository sets one.
+func (us *units) build(dir string) *unit {
+	u := build(us.fsys, dir, us.kdirs[dir], us.keep)
+	if us.serial && openapi.GetSchemaVersion() != us.defaultSchema {
+		openapi.ResetOpenAPI()
+	}
+	return u
+}
+
+func (us *units) record(u *unit) {
+	us.built[u.dir] = u
+	if u.err != nil {
+		us.f.errorf(u.kfile, 0, "kustomize build %s: %s", u.dir, relMsg(u.err.Error()))
+	}
+}
+
+// get returns the build of kustomization directory dir, building it now if
+// buildAll left it out; ok is false when dir has no kustomization file.
+func (us *units) get(dir string) (*unit, bool) {
+	if u, ok := us.built[dir]; ok {
+		return u, true
+	}
+	if _, ok := us.kdirs[dir]; !ok || us.fsys == nil {
+		return nil, false
+	}
+	u := us.build(dir)
+	us.record(u)
+	return u, true
+}
+
+// under reports whether dir is one of folders or inside one.
+func under(dir string, folders []string) bool {
+	for _, f := range folders {
+		if dir == f || strings.HasPrefix(dir, f+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func build(fsys filesys.FileSystem, dir, kfile string, keep bool) *unit {
@@ -209,7 +253,7 @@ func scalar(n *kyaml.RNode, field string) string {
 // below it, a subdirectory with a kustomization file standing for its build).
 // ok is false when dir is not a directory of the repository.
 func (us *units) at(dir string) (*unit, bool) {
-	if u, ok := us.built[dir]; ok {
+	if u, ok := us.get(dir); ok {
 		return u, true
 	}
 	if u, ok := us.implicit[dir]; ok {
@@ -225,14 +269,14 @@ func (us *units) at(dir string) (*unit, bool) {
 	for _, p := range us.r.filesUnder(dir) {
 		sub := ""
 		for d := path.Dir(p); d != dir && d != "."; d = path.Dir(d) {
-			if _, ok := us.built[d]; ok {
+			if _, ok := us.kdirs[d]; ok {
 				sub = d // keep the topmost
 			}
 		}
 		if sub != "" {
 			if !included[sub] {
 				included[sub] = true
-				b := us.built[sub]
+				b, _ := us.get(sub)
 				if b.err != nil && u.err == nil {
 					u.err = fmt.Errorf("%s does not build", b.kfile)
 				}

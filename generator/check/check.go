@@ -69,6 +69,13 @@ type Options struct {
 	// Workers is the number of kustomize builds (and file reads and
 	// parses) run at once; 0 means runtime.GOMAXPROCS(0).
 	Workers int
+	// Only, when set, limits the kustomizations built on their own to those
+	// in these folders (clean, relative); the others are still read, built
+	// as part of what includes them, and built on their own when a Flux
+	// Kustomization's path points at them. A regeneration of one region
+	// checks that region's overlays and clusters: their builds include the
+	// shared bases, so building the bases again alone would only repeat it.
+	Only []string
 }
 
 func (o Options) workers() int {

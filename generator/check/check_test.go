@@ -433,3 +433,50 @@ func TestDirMissingRoot(t *testing.T) {
 		t.Fatal("no error for a missing root")
 	}
 }
+
+// TestOnly: with Options.Only (what a one-region regeneration checks), the
+// region's overlays and clusters are built, the shared bases only inside
+// them, another region's overlay only when a Flux path points at it; and
+// what is broken in any of those is still found.
+func TestOnly(t *testing.T) {
+	only := []string{"infrastructure/regions/region-01", "apps/regions/region-01", "clusters/region-01"}
+	run := func(fx fixture) *Report {
+		t.Helper()
+		rep, err := Tree(fx.tree(t), Options{Workers: 2, Only: only})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	fx := newFixture(fixtureOpts{regions: 3, clusters: 2})
+	rep := run(fx)
+	if !rep.OK() || rep.Kustomizations != 4 || rep.Clusters != 2 {
+		dump(t, rep)
+		t.Fatalf("valid fixture: %d errors, %d kustomizations built (want 2 overlays + 2 clusters), %d clusters (want 2)", len(rep.Errors), rep.Kustomizations, rep.Clusters)
+	}
+
+	broken := fx.clone()
+	broken["apps/base/kustomization.yaml"] += "  - missing.yaml\n"
+	rep = run(broken)
+	if !hasFinding(rep.Errors, "apps/regions/region-01/kustomization.yaml", 0, "kustomize build apps/regions/region-01", "missing.yaml") {
+		dump(t, rep)
+		t.Error("a broken base is not reported through the overlay that includes it")
+	}
+
+	elsewhere := fx.clone()
+	apps := "clusters/region-01/edge-0002/apps.yaml"
+	if !strings.Contains(elsewhere[apps], "./apps/regions/region-01") {
+		t.Fatalf("%s does not sync ./apps/regions/region-01", apps)
+	}
+	elsewhere[apps] = strings.Replace(elsewhere[apps], "./apps/regions/region-01", "./apps/regions/region-02", 1)
+	elsewhere["apps/regions/region-02/kustomization.yaml"] = strings.Replace(elsewhere["apps/regions/region-02/kustomization.yaml"], "  - ../../base\n", "  - ../../base\n  - missing.yaml\n", 1)
+	rep = run(elsewhere)
+	if rep.Kustomizations != 5 {
+		t.Errorf("%d kustomizations built, want 5 (region-02's apps overlay, which a Flux path names)", rep.Kustomizations)
+	}
+	if !hasFinding(rep.Errors, "apps/regions/region-02/kustomization.yaml", 0, "missing.yaml") ||
+		!hasFinding(rep.Errors, apps, 1, "does not build", "apps/regions/region-02/kustomization.yaml") {
+		dump(t, rep)
+		t.Error("a broken overlay outside Only, named by a Flux path, is not reported")
+	}
+}

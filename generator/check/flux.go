@@ -90,14 +90,37 @@ func clusterRoots(r *repo, us *units) []string {
 			outer = append(outer, dir)
 		}
 	}
-	edges := map[string][]string{}
-	next := func(dir string) []string {
+	// Edges: the directories a kustomization includes, and the paths of
+	// the Flux objects its build holds. A kustomization left unbuilt
+	// (Options.Only) and reached by an include needs no build: its objects
+	// are in the build of what includes it. One reached by a Flux path is
+	// built.
+	type edge struct {
+		to      string
+		viaFlux bool
+	}
+	edges := map[string][]edge{}
+	next := func(dir string, viaFlux bool) []edge {
 		if e, ok := edges[dir]; ok {
 			return e
 		}
-		var e []string
-		if u, ok := us.built[dir]; ok {
-			e = r.includes(u)
+		var e []edge
+		u, built := us.built[dir]
+		if !built && viaFlux {
+			u, built = us.get(dir)
+		}
+		if !built {
+			if kfile, ok := us.kdirs[dir]; ok {
+				for _, t := range r.includes(&unit{dir: dir, kfile: kfile}) {
+					e = append(e, edge{t, false})
+				}
+				return e // not memoized: a Flux path may reach it later
+			}
+		}
+		if built {
+			for _, t := range r.includes(u) {
+				e = append(e, edge{t, false})
+			}
 			for _, o := range u.objs {
 				p := ""
 				switch {
@@ -109,7 +132,7 @@ func clusterRoots(r *repo, us *units) []string {
 					continue
 				}
 				if t, ok := cleanFluxPath(p); ok {
-					e = append(e, t)
+					e = append(e, edge{t, true})
 				}
 			}
 		}
@@ -119,14 +142,14 @@ func clusterRoots(r *repo, us *units) []string {
 	reached := map[string]bool{}
 	for _, x := range outer {
 		seen := map[string]bool{x: true}
-		queue := []string{x}
+		queue := []edge{{x, false}}
 		for len(queue) > 0 {
 			d := queue[0]
 			queue = queue[1:]
-			for _, t := range next(d) {
-				if !seen[t] {
-					seen[t] = true
-					reached[t] = true
+			for _, t := range next(d.to, d.viaFlux) {
+				if !seen[t.to] {
+					seen[t.to] = true
+					reached[t.to] = true
 					queue = append(queue, t)
 				}
 			}
