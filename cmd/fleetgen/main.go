@@ -7,9 +7,25 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 )
 
 func main() {
+	// FLEETGEN_CPUPROFILE=FILE writes a Go CPU profile of the whole run
+	// (for `go tool pprof`): the benchmarks in bench/ time the binary, and
+	// this shows where that time goes.
+	if path := os.Getenv("FLEETGEN_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+				pprof.StopCPUProfile()
+				f.Close()
+				os.Exit(code)
+			}
+			f.Close()
+		}
+		fmt.Fprintln(os.Stderr, "fleetgen: FLEETGEN_CPUPROFILE: cannot write", path)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
