@@ -39,8 +39,9 @@ func (r *Repo) Changes() ([]string, error) {
 		return nil, fmt.Errorf("read index: %w", err)
 	}
 	changed := map[string]struct{}{}
-	tracked := make(map[string]*trackedEntry, len(idx.Entries))
-	for _, e := range idx.Entries {
+	tracked := make(map[string]*trackedEntry, idx.len())
+	for i := range idx.names {
+		e := idx.entry(i)
 		if e.Stage != stageNormal || e.IntentToAdd {
 			changed[e.Name] = struct{}{} // unresolved conflict, or `git add -N`
 			continue

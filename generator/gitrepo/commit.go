@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -210,29 +209,24 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 		committed = true
 	}
 
-	// 6. Index: only the written and deleted paths change. Entries are
-	// found by binary search (git keeps them sorted by name, then stage):
-	// a map of all 25,000 names cost more than the rest of a small commit.
+	// 6. Index: only the written and deleted paths change; the other
+	// entries are copied as they are (see rawIndex).
 	idx, err := r.readIndex()
 	if err != nil {
 		return hash, committed, fmt.Errorf("read index: %w", err)
 	}
-	if !slices.IsSortedFunc(idx.Entries, compareEntries) {
-		sortEntries(idx.Entries)
-	}
-	drop := map[*index.Entry]bool{}
+	edited := map[int]*index.Entry{}
 	var added []*index.Entry
 	touch := func(p string, w *write) {
-		i, _ := slices.BinarySearchFunc(idx.Entries, p, func(e *index.Entry, name string) int { return strings.Compare(e.Name, name) })
 		var normal *index.Entry
-		for ; i < len(idx.Entries) && idx.Entries[i].Name == p; i++ {
-			e := idx.Entries[i]
-			switch {
-			case e.Stage != stageNormal || w == nil:
-				drop[e] = true // deleted, or a conflict this commit resolves
-			default:
-				normal = e
+		for i := idx.search(p); i < idx.len() && idx.names[i] == p; i++ {
+			if idx.stage(i) != stageNormal || w == nil {
+				edited[i] = nil // deleted, or a conflict this commit resolves
+				continue
 			}
+			e := *idx.entry(i)
+			normal = &e
+			edited[i] = normal
 		}
 		if w == nil {
 			return
@@ -251,12 +245,8 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 	for i := range writes {
 		touch(writes[i].path, &writes[i])
 	}
-	if len(drop) > 0 {
-		idx.Entries = slices.DeleteFunc(idx.Entries, func(e *index.Entry) bool { return drop[e] })
-	}
-	idx.Entries = append(idx.Entries, added...)
 	r.idx = nil // about to change on disk
-	if err := writeIndex(idx); err != nil {
+	if err := writeIndex(func(w io.Writer) error { return idx.writeEdited(w, edited, added) }); err != nil {
 		return hash, committed, err
 	}
 	return hash, committed, nil
@@ -347,10 +337,21 @@ func (r *Repo) abs(p string) string { return filepath.Join(r.dir, filepath.FromS
 // file and renames it over the index (atomic); unlock removes the lock file if
 // it is still there. Storage other than go-git's filesystem one falls back to
 // SetIndex.
-func (r *Repo) lockIndex() (unlock func() error, writeIndex func(*index.Index) error, err error) {
+func (r *Repo) lockIndex() (unlock func() error, writeIndex func(encode func(io.Writer) error) error, err error) {
 	dot, ok := r.dotGit()
 	if !ok {
-		return func() error { return nil }, r.st.SetIndex, nil
+		setIndex := func(encode func(io.Writer) error) error {
+			var buf bytes.Buffer
+			if err := encode(&buf); err != nil {
+				return err
+			}
+			idx := &index.Index{}
+			if err := index.NewDecoder(&buf).Decode(idx); err != nil {
+				return err
+			}
+			return r.st.SetIndex(idx)
+		}
+		return func() error { return nil }, setIndex, nil
 	}
 	const lock = "index.lock"
 	f, err := dot.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -369,8 +370,8 @@ func (r *Repo) lockIndex() (unlock func() error, writeIndex func(*index.Index) e
 		f.Close()
 		return dot.Remove(lock)
 	}
-	writeIndex = func(idx *index.Index) error {
-		if err := encodeIndexFast(f, idx); err != nil {
+	writeIndex = func(encode func(io.Writer) error) error {
+		if err := encode(f); err != nil {
 			return fmt.Errorf("write index: %w", err)
 		}
 		if err := f.Close(); err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing/format/index"
+
+	"github.com/fleetgen/fleetgen/generator/tree"
 )
 
 // The fast codec reads what git writes exactly as go-git's decoder does,
@@ -86,4 +88,63 @@ func TestFastIndexCodecAgreesWithGitAndGoGit(t *testing.T) {
 	if len(back.Entries) != len(files) {
 		t.Errorf("go-git read %d entries", len(back.Entries))
 	}
+}
+
+// A truncated or malformed index never panics the fast decoder: it is
+// refused (go-git's decoder, which verifies the checksum, then reports it).
+func TestFastIndexMalformed(t *testing.T) {
+	var buf bytes.Buffer
+	idx := &index.Index{Version: 2}
+	for _, name := range []string{"a.yaml", "b/c.yaml", strings.Repeat("x", 300)} {
+		e := idx.Add(name)
+		e.Mode = 0o100644
+	}
+	if err := encodeIndexFast(&buf, idx); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	for n := 0; n < len(good)-20; n++ {
+		cut := append(append([]byte(nil), good[:n]...), make([]byte, 20)...)
+		if got, err := decodeIndexFast(cut); err == nil {
+			t.Errorf("cut at %d of %d: read %d entries without an error", n, len(good), len(got.Entries))
+		}
+	}
+	bad := append([]byte(nil), good...)
+	copy(bad[8:12], []byte{0xff, 0xff, 0xff, 0xff}) // entry count beyond the file
+	if _, err := decodeIndexFast(bad); err == nil {
+		t.Error("an index claiming 4 billion entries was read")
+	}
+}
+
+// An index the fast reader does not take (version 4, written by
+// `git update-index --index-version 4`) is read by go-git's decoder; a
+// commit over it leaves an index git reads, with the worktree clean.
+func TestIndexVersion4(t *testing.T) {
+	needGit(t)
+	files := sampleFiles()
+	_, dir := commitFiles(t, files)
+	gitCmd(t, dir, "update-index", "--index-version", "4")
+	raw, err := os.ReadFile(filepath.Join(dir, ".git", "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseIndex(raw); err == nil {
+		t.Fatal("a version 4 index was taken by the fast reader")
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := r.Changes(); err != nil || len(ch) != 0 {
+		t.Fatalf("Changes over a version 4 index: %v, %v", ch, err)
+	}
+	edit := tree.File{Path: "README.md", Content: []byte("# fleet, v4\n"), Mode: tree.ModeFile}
+	writeFiles(t, dir, []tree.File{edit})
+	if _, ok, err := r.Commit(CommitOptions{Write: []tree.File{edit}, Message: "edit", Author: testAuthor, When: testWhen}); err != nil || !ok {
+		t.Fatalf("Commit: %v %v", ok, err)
+	}
+	if got := strings.Count(gitCmd(t, dir, "ls-files"), "\n"); got != len(files) {
+		t.Errorf("git ls-files lists %d files, want %d", got, len(files))
+	}
+	assertGitClean(t, dir)
 }

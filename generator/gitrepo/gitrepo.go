@@ -14,6 +14,7 @@
 package gitrepo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +27,6 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage"
@@ -46,9 +46,9 @@ type Repo struct {
 	// lookup per blob (25,000 failed opens on a first commit).
 	fresh bool
 	known map[plumbing.Hash]struct{}
-	// idx is the index as last decoded, while .git/index keeps idxSize
+	// idx is the index as last read, while .git/index keeps idxSize
 	// and idxMod (see readIndex).
-	idx     *index.Index
+	idx     *rawIndex
 	idxSize int64
 	idxMod  time.Time
 	// headMemo is HeadFilesIn's last answer, for headMemoKey.
@@ -269,34 +269,42 @@ func (r *Repo) walkTree(th plumbing.Hash, fn func(path string, mode filemode.Fil
 	return walk("", th)
 }
 
-// readIndex decodes .git/index, or returns the copy decoded earlier in
-// this process when the file has not changed since (same size and mtime):
-// a regeneration checks for changes, then commits, and decoding a
-// 25,000-entry index twice was a fifth of a one-region regen. The caller
-// may modify the result only if it then writes the index (which drops the
-// cache).
-func (r *Repo) readIndex() (*index.Index, error) {
+// readIndex reads .git/index (see rawIndex), or returns the copy read
+// earlier in this process when the file has not changed since (same size
+// and mtime): a regeneration checks for changes, then commits. Callers must
+// not modify it.
+func (r *Repo) readIndex() (*rawIndex, error) {
 	path := filepath.Join(r.dir, ".git", "index")
 	st, err := os.Stat(path)
 	if err == nil && r.idx != nil && st.Size() == r.idxSize && st.ModTime().Equal(r.idxMod) {
 		return r.idx, nil
 	}
-	var idx *index.Index
+	var x *rawIndex
 	if err == nil {
 		if b, rerr := os.ReadFile(path); rerr == nil {
-			if fast, ferr := decodeIndexFast(b); ferr == nil {
-				fast.ModTime = st.ModTime()
-				idx = fast
-			}
+			x, _ = parseIndex(b)
 		}
 	}
-	if idx == nil {
-		if idx, err = r.st.Index(); err != nil {
+	if x == nil {
+		// No index yet, version 4, extensions git requires us to
+		// understand, or damage: go-git's decoder reads it (or says why
+		// not), and the fast form is made from what it read.
+		idx, err := r.st.Index()
+		if err != nil {
 			return nil, err
+		}
+		sortEntries(idx.Entries)
+		var buf bytes.Buffer
+		if err := encodeIndexFast(&buf, idx); err != nil {
+			return nil, err
+		}
+		if x, err = parseIndex(buf.Bytes()); err != nil {
+			return nil, fmt.Errorf("index: %w", err)
 		}
 	}
 	if st != nil {
-		r.idx, r.idxSize, r.idxMod = idx, st.Size(), st.ModTime()
+		x.ModTime = st.ModTime()
+		r.idx, r.idxSize, r.idxMod = x, st.Size(), st.ModTime()
 	}
-	return idx, nil
+	return x, nil
 }

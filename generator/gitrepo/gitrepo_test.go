@@ -3,6 +3,7 @@ package gitrepo
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -631,4 +632,64 @@ func TestCommitResolvesConflicts(t *testing.T) {
 		t.Errorf("%d index entries, want %d", got, want)
 	}
 	assertGitClean(t, dir)
+}
+
+// headFromIndex answers "what does HEAD hold under these prefixes, and is
+// anything staged there" from the index and a few tree reads; it must
+// agree with walking HEAD's trees, and step aside when the index differs.
+func TestHeadFromIndexAgreesWithHEAD(t *testing.T) {
+	needGit(t)
+	_, dir := commitFiles(t, sampleFiles())
+	gitCmd(t, dir, "add", "-A") // the index as git writes it (sorted, cache-tree)
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk := func(prefixes []string) map[string]plumbing.Hash {
+		_, th, err := r.headTree()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string]plumbing.Hash{}
+		if err := r.walkTreeIn(th, prefixes, func(p string, _ filemode.FileMode, h plumbing.Hash) { files[p] = h }); err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	for _, prefixes := range [][]string{
+		{"clusters"}, {"clusters/prod-03", "clusters/prod-07/apps"}, {"a"}, {"a", "a-b", "a0", "a.b"},
+		{"foo.yaml", "foo"}, {"scripts"}, {"deep"}, {"README.md"}, {"nothing/here"}, {"clusters/prod-03/apps.yaml"},
+	} {
+		idx, err := r.readIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, same, err := r.headFromIndex(idx, prefixes)
+		if err != nil || !same {
+			t.Errorf("%v: same=%v err=%v on a clean index", prefixes, same, err)
+			continue
+		}
+		if want := walk(prefixes); !maps.Equal(got, want) {
+			t.Errorf("%v: from the index %d files, HEAD's trees %d", prefixes, len(got), len(want))
+		}
+	}
+	// Staged changes and intent-to-add entries: not the same.
+	writeFiles(t, dir, []tree.File{{Path: "clusters/prod-03/apps.yaml", Content: []byte("staged\n"), Mode: tree.ModeFile}})
+	gitCmd(t, dir, "add", "clusters/prod-03/apps.yaml")
+	writeFiles(t, dir, []tree.File{{Path: "scripts/new.sh", Content: []byte("#!/bin/sh\n"), Mode: tree.ModeScript}})
+	gitCmd(t, dir, "add", "-N", "scripts/new.sh")
+	gitCmd(t, dir, "rm", "-q", "--cached", "a/x")
+	for _, prefixes := range [][]string{{"clusters/prod-03"}, {"clusters"}, {"scripts"}, {"a"}} {
+		idx, err := r.readIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, same, err := r.headFromIndex(idx, prefixes); err != nil || same {
+			t.Errorf("%v: same=%v err=%v with a staged change there", prefixes, same, err)
+		}
+	}
+	idx, _ := r.readIndex()
+	if _, same, _ := r.headFromIndex(idx, []string{"clusters/prod-04", "deep"}); !same {
+		t.Error("a staged change elsewhere made clusters/prod-04 and deep differ")
+	}
 }

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -117,10 +119,11 @@ func (r *Repo) ChangesIn(prefixes []string) ([]string, error) {
 	}
 	changed := map[string]struct{}{}
 	tracked := map[string]*trackedEntry{}
-	for _, e := range idx.Entries {
-		if !inScope(e.Name, prefixes) {
+	for i, name := range idx.names {
+		if !inScope(name, prefixes) {
 			continue
 		}
+		e := idx.entry(i)
 		if e.Stage != stageNormal || e.IntentToAdd {
 			changed[e.Name] = struct{}{}
 			continue
@@ -128,9 +131,14 @@ func (r *Repo) ChangesIn(prefixes []string) ([]string, error) {
 		tracked[e.Name] = &trackedEntry{e: e}
 	}
 	// Staged: index against HEAD, path by path, in scope.
-	head, err := r.HeadFilesIn(prefixes)
+	head, same, err := r.headFromIndex(idx, prefixes)
 	if err != nil {
 		return nil, err
+	}
+	if !same {
+		if head, err = r.HeadFilesIn(prefixes); err != nil {
+			return nil, err
+		}
 	}
 	for p, h := range head {
 		if t := tracked[p]; t == nil || t.e.Hash != h {
@@ -173,6 +181,96 @@ func (r *Repo) ChangesIn(prefixes []string) ([]string, error) {
 		}
 	}
 	return r.finishChanges(tracked, changed, idx.ModTime)
+}
+
+// headFromIndex compares the index with HEAD under prefixes by tree hash,
+// the way git's cache-tree does: the trees the index entries there would
+// make are hashed (no object is read or written) and compared with HEAD's
+// subtrees, which costs a few tree reads along each prefix instead of
+// every tree below it. When all agree (same true), nothing is staged there
+// and HEAD's files are the index entries: they are returned, and kept for
+// HeadFilesIn. Conflicted or intent-to-add entries make same false.
+func (r *Repo) headFromIndex(idx *rawIndex, prefixes []string) (files map[string]plumbing.Hash, same bool, err error) {
+	_, th, err := r.headTree()
+	if err != nil || th.IsZero() {
+		return nil, false, err
+	}
+	files = map[string]plumbing.Hash{}
+	for _, pre := range prefixes {
+		// The file pre, or the run of entries under pre/ (other names,
+		// such as pre-old/x, may sort between the two).
+		lo, hi := idx.search(pre), 0
+		if lo < idx.len() && idx.names[lo] == pre {
+			hi = lo + 1
+		} else {
+			lo = idx.search(pre + "/")
+			for hi = lo; hi < idx.len() && under(idx.names[hi], pre); hi++ {
+			}
+		}
+		in := make([]*index.Entry, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			e := idx.entry(i)
+			if e.Stage != stageNormal || e.IntentToAdd {
+				return nil, false, nil
+			}
+			in = append(in, e)
+		}
+		h, mode, ok, err := r.subtree(th, pre)
+		if err != nil {
+			return nil, false, err
+		}
+		switch {
+		case len(in) == 0:
+			if ok {
+				return nil, false, nil
+			}
+		case len(in) == 1 && in[0].Name == pre:
+			if !ok || h != in[0].Hash || mode != in[0].Mode {
+				return nil, false, nil
+			}
+		default:
+			if !ok || mode != filemode.Dir || treeHashOf(in, len(pre)+1) != h {
+				return nil, false, nil
+			}
+		}
+		for _, e := range in {
+			files[e.Name] = e.Hash
+		}
+	}
+	r.headMemoKey, r.headMemo = th.String()+"\x00"+strings.Join(prefixes, "\x00"), files
+	return files, true, nil
+}
+
+// treeHashOf is the hash of the tree that entries (sorted, stage 0, all
+// under one folder whose path ends at byte base-1 of their names) make.
+// Index order is git's tree order, so each folder's entries are a run.
+func treeHashOf(entries []*index.Entry, base int) plumbing.Hash {
+	var buf []byte
+	for i := 0; i < len(entries); {
+		rel := entries[i].Name[base:]
+		slash := strings.IndexByte(rel, '/')
+		if slash < 0 {
+			buf = strconv.AppendUint(buf, uint64(entries[i].Mode), 8)
+			buf = append(buf, ' ')
+			buf = append(buf, rel...)
+			buf = append(buf, 0)
+			buf = append(buf, entries[i].Hash[:]...)
+			i++
+			continue
+		}
+		dir := rel[:slash+1]
+		j := i + 1
+		for j < len(entries) && strings.HasPrefix(entries[j].Name[base:], dir) {
+			j++
+		}
+		sub := treeHashOf(entries[i:j], base+slash+1)
+		buf = append(buf, "40000 "...)
+		buf = append(buf, dir[:slash]...)
+		buf = append(buf, 0)
+		buf = append(buf, sub[:]...)
+		i = j
+	}
+	return plumbing.ComputeHash(plumbing.TreeObject, buf)
 }
 
 // subtree returns the hash and mode of path inside tree th (ok false when
