@@ -53,6 +53,10 @@ type ApplyOptions struct {
 	SignKey     *openpgp.Entity
 	// Progress, when set, is called as files are written.
 	Progress func(done, total int)
+	// Check, when set, validates the plan (Result.Check): it runs while
+	// Apply reads the repository and decides, and nothing is written, and
+	// no other error reported, unless it returns nil.
+	Check func() error
 }
 
 // Action is what Apply does (or would do) to one path.
@@ -133,6 +137,30 @@ func (r *ApplyReport) Written() []Change {
 // changes, merges hand edits three-way, writes nothing if any merge
 // conflicts, writes files atomically, then commits with go-git.
 func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
+	if opts.Check == nil {
+		return apply(res, opts, func() error { return nil })
+	}
+	// The check (kustomize builds, mostly CPU) and the reads (mostly
+	// system calls) overlap: a one-region regeneration spends about as
+	// long in each.
+	done := make(chan error, 1)
+	go func() { done <- opts.Check() }()
+	var checkErr error
+	waited := false
+	wait := func() error {
+		if !waited {
+			checkErr, waited = <-done, true
+		}
+		return checkErr
+	}
+	rep, err := apply(res, opts, wait)
+	if cerr := wait(); cerr != nil {
+		return nil, cerr // the plan is wrong: whatever else went wrong follows from it
+	}
+	return rep, err
+}
+
+func apply(res *Result, opts ApplyOptions, waitCheck func() error) (*ApplyReport, error) {
 	if err := checkTarget(opts.Dir, opts.DirFlag); err != nil {
 		return nil, err
 	}
@@ -239,6 +267,9 @@ func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
 		default:
 			rep.Changes = append(rep.Changes, Change{Path: p, Action: KeepEdited})
 		}
+	}
+	if err := waitCheck(); err != nil {
+		return nil, err
 	}
 	if len(conflicts) > 0 {
 		return nil, &ConflictError{Conflicts: conflicts}

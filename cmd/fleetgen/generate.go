@@ -126,11 +126,9 @@ func (o *generateOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	defer collectLessIfSmall(clustersIn(l, nil))()
 	res, err := generator.Plan(l)
 	if err != nil {
-		return err
-	}
-	if err := checkPlanned(res); err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("fleetgen: generate %s (%d regions, %d clusters)", l.Metadata.Name, len(l.Spec.Regions), len(l.Clusters))
@@ -139,6 +137,7 @@ func (o *generateOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	ao.DirFlag = "--out"
+	ao.Check = func() error { return checkPlanned(res) } // runs while Apply reads
 	ao.Progress = progress(cmd.ErrOrStderr(), o.quiet)
 	rep, err := generator.Apply(res, ao)
 	if err != nil {

@@ -144,11 +144,9 @@ func (o *inventoryOptions) run(cmd *cobra.Command, names []string, add bool) err
 		regions = append(regions, r)
 	}
 	sort.Strings(regions)
+	defer collectLessIfSmall(clustersIn(l2, regions))()
 	res, err := generator.PlanRegions(l2, regions)
 	if err != nil {
-		return err
-	}
-	if err := checkPlanned(res); err != nil {
 		return err
 	}
 	verb := "add"
@@ -162,6 +160,7 @@ func (o *inventoryOptions) run(cmd *cobra.Command, names []string, add bool) err
 	ao.Regions = regions
 	ao.Paths = []string{path.Clean(inv)}
 	ao.DirFlag = "--dir"
+	ao.Check = func() error { return checkPlanned(res) } // runs while Apply reads
 	ao.Progress = progress(cmd.ErrOrStderr(), o.quiet)
 	rep, err := generator.Apply(res, ao)
 	if err != nil {

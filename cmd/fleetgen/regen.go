@@ -55,11 +55,9 @@ func (o *regenOptions) run(cmd *cobra.Command) error {
 	if err := checkRegionNames(o.dir, l, o.regions); err != nil {
 		return err
 	}
+	defer collectLessIfSmall(clustersIn(l, o.regions))()
 	res, err := generator.PlanRegions(l, o.regions)
 	if err != nil {
-		return err
-	}
-	if err := checkPlanned(res); err != nil {
 		return err
 	}
 	what := "all regions"
@@ -73,6 +71,7 @@ func (o *regenOptions) run(cmd *cobra.Command) error {
 	ao.Regions = o.regions
 	ao.PruneEdited = o.pruneEdited
 	ao.DirFlag = "--dir"
+	ao.Check = func() error { return checkPlanned(res) } // runs while Apply reads
 	ao.Progress = progress(cmd.ErrOrStderr(), o.quiet)
 	rep, err := generator.Apply(res, ao)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -70,4 +71,35 @@ type notFleetRepoError struct{ dir string }
 
 func (e *notFleetRepoError) Error() string {
 	return e.dir + " is not a fleetgen repository (no fleet.yaml); create one with `fleetgen generate --out " + e.dir + "`"
+}
+
+// smallRunClusters is the number of clusters in scope up to which a run
+// lets its heap grow further between collections (see collectLessIfSmall).
+const smallRunClusters = 1000
+
+// collectLessIfSmall runs Go's collector at GOGC=400 instead of 100 while a
+// command that plans at most smallRunClusters clusters runs (the returned
+// func restores it). Such a run holds a few tens of MB, and at the default
+// the collector ran about ten times in a 0.1 s one-region regeneration of a
+// 5,000-cluster fleet (a tenth of its time). Larger runs keep the default:
+// their peak memory is what bounds generate on a small machine. GOGC set in
+// the environment is left alone.
+func collectLessIfSmall(clusters int) (restore func()) {
+	if clusters > smallRunClusters || os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(400)
+	return func() { debug.SetGCPercent(old) }
+}
+
+// clustersIn counts the clusters of the named regions (all when none).
+func clustersIn(l *spec.Loaded, regions []string) int {
+	if len(regions) == 0 {
+		return len(l.Clusters)
+	}
+	n := 0
+	for _, r := range regions {
+		n += len(l.RegionClusters(r))
+	}
+	return n
 }

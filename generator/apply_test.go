@@ -1,0 +1,58 @@
+package generator
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fleetgen/fleetgen/generator/gitrepo"
+)
+
+// A failing ApplyOptions.Check (it runs while Apply reads) stops the run
+// before anything is written, and its error is the one reported even when
+// the repository also had something to refuse.
+func TestFailingCheckWritesNothing(t *testing.T) {
+	res := planExample(t, "offshore-platforms")
+	author := gitrepo.Author{Name: "Test", Email: "test@example.com"}
+	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	broken := errors.New("the planned repository does not validate")
+	failing := func() error { time.Sleep(20 * time.Millisecond); return broken }
+
+	dir := filepath.Join(t.TempDir(), "fleet")
+	if _, err := Apply(res, ApplyOptions{Dir: dir, Message: "m", Author: author, When: when, Check: failing}); !errors.Is(err, broken) {
+		t.Fatalf("generate with a failing check: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a failing check left %s behind (%v)", dir, err)
+	}
+
+	if _, err := Apply(res, ApplyOptions{Dir: dir, Message: "m", Author: author, When: when, Check: func() error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := gitrepo.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := repo.HeadCommit()
+	// An uncommitted edit (which Apply refuses) and a failing check: the
+	// check's error wins, and nothing moves.
+	edited := filepath.Join(dir, "README.md")
+	if err := os.WriteFile(edited, []byte("hand edit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	region := res.Spec.Spec.Regions[0].Name
+	if _, err := Apply(res, ApplyOptions{Dir: dir, Regions: []string{region}, Message: "m", Author: author, When: when, Check: failing}); !errors.Is(err, broken) {
+		t.Fatalf("regen with a failing check over an edited file: %v", err)
+	}
+	if h, _, _ := repo.HeadCommit(); h != head {
+		t.Errorf("HEAD moved from %s to %s", head, h)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git", "fleetgen-pending.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a journal was written: %v", err)
+	}
+	if b, _ := os.ReadFile(edited); string(b) != "hand edit\n" {
+		t.Errorf("the hand edit became %q", b)
+	}
+}
