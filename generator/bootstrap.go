@@ -7,6 +7,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/fleetgen/fleetgen/blueprints"
@@ -213,11 +214,14 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 	}
 }
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{"join": strings.Join}).ParseFS(blueprints.FS, "bootstrap/*.tmpl", "repo/*.tmpl"))
+// templates are parsed on first use, not at start-up of every command.
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{"join": strings.Join}).ParseFS(blueprints.FS, "bootstrap/*.tmpl", "repo/*.tmpl"))
+})
 
 func render(name string, data any) ([]byte, error) {
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, path.Base(name), data); err != nil {
+	if err := templates().ExecuteTemplate(&b, path.Base(name), data); err != nil {
 		return nil, fmt.Errorf("blueprint %s: %w", name, err)
 	}
 	return b.Bytes(), nil

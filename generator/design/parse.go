@@ -3,6 +3,7 @@ package design
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // document is a design document cut into headings and units (sentences,
@@ -53,15 +54,15 @@ type block struct {
 }
 
 var (
-	reFence     = regexp.MustCompile("^ {0,3}(`{3,}|~{3,})")
-	reATX       = regexp.MustCompile(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$`)
-	reATXClose  = regexp.MustCompile(`(?:^|[ \t]+)#+$`)
-	reSetext    = regexp.MustCompile(`^ {0,3}(=+|-+)[ \t]*$`)
-	reHR        = regexp.MustCompile(`^ {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$`)
-	reQuote     = regexp.MustCompile(`^ {0,3}>[ \t]?`)
-	reList      = regexp.MustCompile(`^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)`)
-	reTableDel  = regexp.MustCompile(`^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$`)
-	reNumbering = regexp.MustCompile(`^(?:\d+(?:\.\d+)*[.)]?|[IVX]+\.)[ \t]+`)
+	reFence     = lazyRegexp("^ {0,3}(`{3,}|~{3,})")
+	reATX       = lazyRegexp(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$`)
+	reATXClose  = lazyRegexp(`(?:^|[ \t]+)#+$`)
+	reSetext    = lazyRegexp(`^ {0,3}(=+|-+)[ \t]*$`)
+	reHR        = lazyRegexp(`^ {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$`)
+	reQuote     = lazyRegexp(`^ {0,3}>[ \t]?`)
+	reList      = lazyRegexp(`^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)`)
+	reTableDel  = lazyRegexp(`^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$`)
+	reNumbering = lazyRegexp(`^(?:\d+(?:\.\d+)*[.)]?|[IVX]+\.)[ \t]+`)
 )
 
 // splitLines splits doc into lines without "\n" or "\r\n".
@@ -102,7 +103,7 @@ func parse(doc string) *document {
 	for _, b := range blocks {
 		if b.kind == bHeading {
 			text := strings.Join(b.texts, " ")
-			text = reNumbering.ReplaceAllString(strings.TrimSpace(text), "")
+			text = reNumbering().ReplaceAllString(strings.TrimSpace(text), "")
 			d.headings = append(d.headings, heading{line: b.lines[0] + 1, level: b.level, toks: words(text)})
 		}
 	}
@@ -145,7 +146,7 @@ func parse(doc string) *document {
 		}
 		for k, text := range b.texts {
 			if b.kind == bHeading && k == 0 {
-				text = reNumbering.ReplaceAllString(strings.TrimSpace(text), "")
+				text = reNumbering().ReplaceAllString(strings.TrimSpace(text), "")
 			}
 			if b.kind == bTable {
 				text = markEmptyCells(text)
@@ -175,7 +176,7 @@ func (d *document) blocks() []block {
 			bs = append(bs, block{kind: bCode, lines: []int{i}, texts: []string{raw}})
 			continue
 		}
-		if m := reFence.FindStringSubmatch(raw); m != nil {
+		if m := reFence().FindStringSubmatch(raw); m != nil {
 			inFence, fenceMark, open = true, m[1], -1
 			continue
 		}
@@ -183,13 +184,13 @@ func (d *document) blocks() []block {
 			open = -1
 			continue
 		}
-		if m := reATX.FindStringSubmatch(raw); m != nil {
-			text := reATXClose.ReplaceAllString(m[2], "")
+		if m := reATX().FindStringSubmatch(raw); m != nil {
+			text := reATXClose().ReplaceAllString(m[2], "")
 			bs = append(bs, block{kind: bHeading, level: len(m[1]), lines: []int{i}, texts: []string{text}})
 			open = -1
 			continue
 		}
-		if m := reSetext.FindStringSubmatch(raw); m != nil && open >= 0 && bs[open].kind == bPara {
+		if m := reSetext().FindStringSubmatch(raw); m != nil && open >= 0 && bs[open].kind == bPara {
 			bs[open].kind, bs[open].level = bHeading, 1
 			if m[1][0] == '-' {
 				bs[open].level = 2
@@ -197,20 +198,20 @@ func (d *document) blocks() []block {
 			open = -1
 			continue
 		}
-		if reHR.MatchString(raw) {
+		if reHR().MatchString(raw) {
 			open = -1
 			continue
 		}
 		text := raw
-		for reQuote.MatchString(text) {
-			text = reQuote.ReplaceAllString(text, "")
+		for reQuote().MatchString(text) {
+			text = reQuote().ReplaceAllString(text, "")
 		}
 		if strings.TrimSpace(text) == "" {
 			open = -1
 			continue
 		}
 		if t := strings.TrimSpace(text); strings.HasPrefix(t, "|") {
-			if reTableDel.MatchString(t) {
+			if reTableDel().MatchString(t) {
 				lastTableLine = i
 				continue
 			}
@@ -222,7 +223,7 @@ func (d *document) blocks() []block {
 			open = -1
 			continue
 		}
-		if loc := reList.FindStringIndex(text); loc != nil {
+		if loc := reList().FindStringIndex(text); loc != nil {
 			bs = append(bs, block{kind: bList, lines: []int{i}, texts: []string{text[loc[1]:]}})
 			open = len(bs) - 1
 			continue
@@ -327,4 +328,10 @@ func findSections(hs []heading) map[string]int {
 		}
 	}
 	return sec
+}
+
+// lazyRegexp compiles expr on first use: every fleetgen command links this
+// package, and compiling its expressions at start-up cost each run time.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

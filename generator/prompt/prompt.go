@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/fleetgen/fleetgen/prompts"
@@ -65,7 +66,10 @@ type Options struct {
 
 // templates holds every file of prompts.FS, named by file name
 // ("pro.es.md", "scaffold.en.md", ...).
-var templates = template.Must(template.New("prompts").Option("missingkey=error").ParseFS(prompts.FS, "*.md"))
+// templates are parsed on first use, not at start-up of every command.
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("prompts").Option("missingkey=error").ParseFS(prompts.FS, "*.md"))
+})
 
 // data is what the templates see; every string is already laid out.
 type data struct {
@@ -104,7 +108,7 @@ func Render(opts Options) (string, error) {
 		Problem:     layoutInline(c.Problem),
 	}
 	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, fmt.Sprintf("%s.%s.md", opts.Tier, opts.Lang), d); err != nil {
+	if err := templates().ExecuteTemplate(&buf, fmt.Sprintf("%s.%s.md", opts.Tier, opts.Lang), d); err != nil {
 		return "", fmt.Errorf("prompt: render %s/%s: %w", opts.Tier, opts.Lang, err)
 	}
 	if opts.Tier == Pro {
@@ -115,7 +119,7 @@ func Render(opts Options) (string, error) {
 		}
 		if len(d.Facts) > 0 {
 			buf.WriteString("\n")
-			if err := templates.ExecuteTemplate(&buf, fmt.Sprintf("scaffold.%s.md", opts.Lang), d); err != nil {
+			if err := templates().ExecuteTemplate(&buf, fmt.Sprintf("scaffold.%s.md", opts.Lang), d); err != nil {
 				return "", fmt.Errorf("prompt: render scaffold/%s: %w", opts.Lang, err)
 			}
 		}

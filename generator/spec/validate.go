@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"filippo.io/age"
@@ -36,12 +37,12 @@ var (
 )
 
 var (
-	fluxVersionRe = regexp.MustCompile(`^2\.(x|\d+\.(x|\d+))$`)
-	k3sVersionRe  = regexp.MustCompile(`^v1\.\d+(\.\d+\+k3s\d+)?$`)
-	chartVerRe    = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
-	imageRe       = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
-	varNameRe     = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]*$`)
-	registryRe    = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+	fluxVersionRe = lazyRegexp(`^2\.(x|\d+\.(x|\d+))$`)
+	k3sVersionRe  = lazyRegexp(`^v1\.\d+(\.\d+\+k3s\d+)?$`)
+	chartVerRe    = lazyRegexp(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+	imageRe       = lazyRegexp(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+	varNameRe     = lazyRegexp(`^[_a-zA-Z][_a-zA-Z0-9]*$`)
+	registryRe    = lazyRegexp(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
 )
 
 type validator struct {
@@ -104,13 +105,13 @@ func (l *Loaded) Validate() Errors {
 	}
 
 	v.oneOf("spec.flux.mode", s.Flux.Mode, FluxModes)
-	if !fluxVersionRe.MatchString(s.Flux.Version) {
+	if !fluxVersionRe().MatchString(s.Flux.Version) {
 		v.add("spec.flux.version", "%q is not a Flux 2 version such as 2.x, 2.9.x or 2.9.1", s.Flux.Version)
 	}
-	if !registryRe.MatchString(s.Flux.Registry) {
+	if !registryRe().MatchString(s.Flux.Registry) {
 		v.add("spec.flux.registry", "%q is not a registry such as ghcr.io/fluxcd", s.Flux.Registry)
 	}
-	if !chartVerRe.MatchString(s.Flux.OperatorChartVersion) {
+	if !chartVerRe().MatchString(s.Flux.OperatorChartVersion) {
 		v.add("spec.flux.operatorChartVersion", "%q is not a chart version such as 0.58.1", s.Flux.OperatorChartVersion)
 	}
 	seenComp := map[string]bool{}
@@ -126,7 +127,7 @@ func (l *Loaded) Validate() Errors {
 		v.add("spec.flux.components", "must include source-controller and kustomize-controller (the minimum to sync a cluster)")
 	}
 
-	if !k3sVersionRe.MatchString(s.K3s.Version) {
+	if !k3sVersionRe().MatchString(s.K3s.Version) {
 		v.add("spec.k3s.version", "%q is not a K3s channel (v1.37) or version (v1.37.1+k3s1)", s.K3s.Version)
 	}
 	v.oneOf("spec.k3s.datastore", s.K3s.Datastore, Datastores)
@@ -257,7 +258,7 @@ func (v *validator) app(p string, a *App, seen map[string]bool) {
 	}
 	if a.Image == "" {
 		v.add(p+".image", "is required")
-	} else if !imageRe.MatchString(a.Image) {
+	} else if !imageRe().MatchString(a.Image) {
 		v.add(p+".image", "%q is not an image reference such as ghcr.io/org/app:1.2.3", a.Image)
 	}
 	if a.Port < 0 || a.Port > 65535 {
@@ -480,11 +481,16 @@ func (v *validator) text(field, s string, required bool) {
 }
 
 // ValidVarName reports whether s can be a Flux postBuild variable.
-func ValidVarName(s string) bool { return varNameRe.MatchString(s) }
+func ValidVarName(s string) bool { return varNameRe().MatchString(s) }
 
 func short(s string) string {
 	if len(s) > 80 {
 		return s[:77] + "..."
 	}
 	return s
+}
+
+// lazyRegexp compiles expr on first use (not at start-up of every command).
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
