@@ -2,9 +2,12 @@ package check
 
 import (
 	"reflect"
-	"sigs.k8s.io/kustomize/kyaml/openapi"
+	"sort"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/openapi"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 func validate(t *testing.T, fx fixture) *Report {
@@ -478,5 +481,23 @@ func TestOnly(t *testing.T) {
 		!hasFinding(rep.Errors, apps, 1, "does not build", "apps/regions/region-02/kustomization.yaml") {
 		dump(t, rep)
 		t.Error("a broken overlay outside Only, named by a Flux path, is not reported")
+	}
+}
+
+// nodeVars finds what a scan of the object's YAML text finds: keys, values
+// in sequences and block scalars, escapes and defaults.
+func TestNodeVarsMatchesTextScan(t *testing.T) {
+	const doc = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    ${KEY_VAR}: v\ndata:\n" +
+		"  list: [\"${IN_FLOW}\", \"$${ESCAPED}\"]\n  block: |\n    line one\n    uses ${IN_BLOCK} and ${WITH_DEFAULT:=d}\n  n: \"${A}${B}\"\n"
+	n, err := kyaml.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := nodeVars(n.YNode(), nil)
+	sort.Strings(got)
+	want := scanVars(doc)
+	sort.Strings(want)
+	if !reflect.DeepEqual(got, want) || len(want) != 5 {
+		t.Errorf("nodeVars %v, text scan %v", got, want)
 	}
 }
