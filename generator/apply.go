@@ -56,7 +56,7 @@ type ApplyOptions struct {
 	// Check, when set, validates the plan (Result.Check): it runs while
 	// Apply reads the repository and decides, and nothing is written, and
 	// no other error reported, unless it returns nil.
-	Check func() error
+	Check func(*Result) error
 }
 
 // Action is what Apply does (or would do) to one path.
@@ -137,96 +137,128 @@ func (r *ApplyReport) Written() []Change {
 // changes, merges hand edits three-way, writes nothing if any merge
 // conflicts, writes files atomically, then commits with go-git.
 func Apply(res *Result, opts ApplyOptions) (*ApplyReport, error) {
-	if opts.Check == nil {
-		return apply(res, opts, func() error { return nil })
+	return ApplyPlanned(opts, func() (*Result, error) { return res, nil })
+}
+
+// ApplyPlanned is Apply with the plan made by plan, while the repository
+// is read: what Apply reads before it decides (uncommitted changes, HEAD
+// and the last generated tree in scope) needs no plan, and planning uses
+// one core. opts.Check then runs while the reading finishes. Errors come in
+// the order they would one step after another: the plan's, the check's,
+// then the repository's.
+func ApplyPlanned(opts ApplyOptions, plan func() (*Result, error)) (*ApplyReport, error) {
+	type read struct {
+		st  *repoState
+		err error
 	}
-	// The check (kustomize builds, mostly CPU) and the reads (mostly
-	// system calls) overlap: a one-region regeneration spends about as
-	// long in each.
-	done := make(chan error, 1)
-	go func() { done <- opts.Check() }()
-	var checkErr error
-	waited := false
-	wait := func() error {
-		if !waited {
-			checkErr, waited = <-done, true
-		}
-		return checkErr
+	reads := make(chan read, 1)
+	go func() {
+		st, err := readRepo(opts)
+		reads <- read{st, err}
+	}()
+	res, err := plan()
+	if err != nil {
+		<-reads // nothing is written either way
+		return nil, err
 	}
-	rep, err := apply(res, opts, wait)
-	if cerr := wait(); cerr != nil {
+	checked := make(chan error, 1)
+	if opts.Check != nil {
+		go func() { checked <- opts.Check(res) }()
+	} else {
+		checked <- nil
+	}
+	checkErr := sync.OnceValue(func() error { return <-checked })
+	rd := <-reads
+	var rep *ApplyReport
+	if rd.err == nil {
+		rep, err = apply(res, opts, rd.st, checkErr)
+	}
+	if cerr := checkErr(); cerr != nil {
 		return nil, cerr // the plan is wrong: whatever else went wrong follows from it
+	}
+	if rd.err != nil {
+		return nil, rd.err
 	}
 	return rep, err
 }
 
-func apply(res *Result, opts ApplyOptions, waitCheck func() error) (*ApplyReport, error) {
+// repoState is what Apply reads from the repository before deciding.
+type repoState struct {
+	repo       *gitrepo.Repo // nil: no repository yet
+	pending    map[string]string
+	head, base map[string]plumbing.Hash
+	scopePaths []string // folders and files of a run limited to regions
+}
+
+func readRepo(opts ApplyOptions) (*repoState, error) {
 	if err := checkTarget(opts.Dir, opts.DirFlag); err != nil {
 		return nil, err
 	}
-	rep := &ApplyReport{}
-	var repo *gitrepo.Repo
+	st := &repoState{head: map[string]plumbing.Hash{}, base: map[string]plumbing.Hash{}}
 	if _, err := os.Stat(filepath.Join(opts.Dir, ".git")); err == nil {
 		r, err := gitrepo.Open(opts.Dir)
 		if err != nil {
 			return nil, err
 		}
-		repo = r
+		st.repo = r
 	}
-	var pending map[string]string
-	head := map[string]plumbing.Hash{}
-	base := map[string]plumbing.Hash{}
-	var scopePaths []string // folders and files of a run limited to regions
 	if len(opts.Regions) > 0 {
 		for _, r := range opts.Regions {
-			scopePaths = append(scopePaths, RegionPaths(r)...)
+			st.scopePaths = append(st.scopePaths, RegionPaths(r)...)
 		}
-		scopePaths = append(scopePaths, opts.Paths...)
+		st.scopePaths = append(st.scopePaths, opts.Paths...)
 	}
-	if repo != nil {
-		var err error
-		pending, err = readPending(opts.Dir)
-		if err != nil {
-			return nil, err
-		}
-		// A run limited to regions reads and checks only their folders
-		// (and what a killed run left): in a 25,000-file repository the
-		// whole-tree walks would cost more than the regeneration itself.
-		var prefixes []string
-		if len(opts.Regions) > 0 {
-			for _, r := range opts.Regions {
-				prefixes = append(prefixes, RegionPaths(r)...)
-			}
-			prefixes = append(prefixes, opts.Paths...)
-			for p := range pending {
-				prefixes = append(prefixes, p)
-			}
-		}
-		if err := refuseUncommitted(repo, opts.Dir, pending, prefixes); err != nil {
-			return nil, err
-		}
-		if prefixes == nil {
-			head, err = repo.HeadFiles()
-		} else {
-			head, err = repo.HeadFilesIn(prefixes)
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case prefixes == nil:
-			base, err = repo.RefFiles(GeneratedRef)
-		case len(pending) == 0 && sameIn(repo, scopePaths):
-			// Nothing edited in scope since the last generation: the
-			// generated tree there is HEAD's, already listed.
-			base = head
-		default:
-			base, err = repo.RefFilesIn(GeneratedRef, prefixes)
-		}
-		if err != nil {
-			return nil, err
+	repo := st.repo
+	if repo == nil {
+		return st, nil
+	}
+	var err error
+	st.pending, err = readPending(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	// A run limited to regions reads and checks only their folders
+	// (and what a killed run left): in a 25,000-file repository the
+	// whole-tree walks would cost more than the regeneration itself.
+	var prefixes []string
+	if len(opts.Regions) > 0 {
+		prefixes = append(prefixes, st.scopePaths...)
+		for p := range st.pending {
+			prefixes = append(prefixes, p)
 		}
 	}
+	if err := refuseUncommitted(repo, opts.Dir, st.pending, prefixes); err != nil {
+		return nil, err
+	}
+	if prefixes == nil {
+		st.head, err = repo.HeadFiles()
+	} else {
+		st.head, err = repo.HeadFilesIn(prefixes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case prefixes == nil:
+		st.base, err = repo.RefFiles(GeneratedRef)
+	case len(st.pending) == 0 && sameIn(repo, st.scopePaths):
+		// Nothing edited in scope since the last generation: the
+		// generated tree there is HEAD's, already listed.
+		st.base = st.head
+	default:
+		st.base, err = repo.RefFilesIn(GeneratedRef, prefixes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// apply decides every path from the plan and what was read, waits for the
+// check, and writes.
+func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error) (*ApplyReport, error) {
+	rep := &ApplyReport{}
+	repo, pending, head, base, scopePaths := st.repo, st.pending, st.head, st.base, st.scopePaths
 	inScope := scopeFunc(opts.Regions, opts.Paths)
 
 	// Decide every path before touching anything.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ func TestFailingCheckWritesNothing(t *testing.T) {
 	author := gitrepo.Author{Name: "Test", Email: "test@example.com"}
 	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	broken := errors.New("the planned repository does not validate")
-	failing := func() error { time.Sleep(20 * time.Millisecond); return broken }
+	failing := func(*Result) error { time.Sleep(20 * time.Millisecond); return broken }
 
 	dir := filepath.Join(t.TempDir(), "fleet")
 	if _, err := Apply(res, ApplyOptions{Dir: dir, Message: "m", Author: author, When: when, Check: failing}); !errors.Is(err, broken) {
@@ -28,7 +29,7 @@ func TestFailingCheckWritesNothing(t *testing.T) {
 		t.Fatalf("a failing check left %s behind (%v)", dir, err)
 	}
 
-	if _, err := Apply(res, ApplyOptions{Dir: dir, Message: "m", Author: author, When: when, Check: func() error { return nil }}); err != nil {
+	if _, err := Apply(res, ApplyOptions{Dir: dir, Message: "m", Author: author, When: when, Check: func(*Result) error { return nil }}); err != nil {
 		t.Fatal(err)
 	}
 	repo, err := gitrepo.Open(dir)
@@ -54,5 +55,20 @@ func TestFailingCheckWritesNothing(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(edited); string(b) != "hand edit\n" {
 		t.Errorf("the hand edit became %q", b)
+	}
+	// ApplyPlanned reads while planning: a plan that fails is reported
+	// before the repository's refusal, and the check never runs.
+	refused := errors.New("nothing fits")
+	ran := false
+	_, err = ApplyPlanned(ApplyOptions{Dir: dir, Message: "m", Author: author, When: when, Check: func(*Result) error { ran = true; return nil }},
+		func() (*Result, error) { return nil, refused })
+	if !errors.Is(err, refused) || ran {
+		t.Errorf("a failing plan over an edited repository: %v (check ran: %v)", err, ran)
+	}
+	// Without a plan or check error, the repository's refusal.
+	_, err = ApplyPlanned(ApplyOptions{Dir: dir, Message: "m", Author: author, When: when, Check: func(*Result) error { return nil }},
+		func() (*Result, error) { return res, nil })
+	if err == nil || !strings.Contains(err.Error(), "README.md") {
+		t.Errorf("an edited README.md was not refused: %v", err)
 	}
 }

@@ -127,19 +127,17 @@ func (o *generateOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	defer collectLessIfSmall(clustersIn(l, nil))()
-	res, err := generator.Plan(l)
-	if err != nil {
-		return err
-	}
 	msg := fmt.Sprintf("fleetgen: generate %s (%d regions, %d clusters)", l.Metadata.Name, len(l.Spec.Regions), len(l.Clusters))
 	ao, err := o.applyOptions(o.out, msg)
 	if err != nil {
 		return err
 	}
 	ao.DirFlag = "--out"
-	ao.Check = func() error { return checkPlanned(res) } // runs while Apply reads
+	ao.Check = checkPlanned
 	ao.Progress = progress(cmd.ErrOrStderr(), o.quiet)
-	rep, err := generator.Apply(res, ao)
+	// The repository is read while the plan is made, and checked while
+	// the reading finishes.
+	rep, err := generator.ApplyPlanned(ao, func() (*generator.Result, error) { return generator.Plan(l) })
 	if err != nil {
 		return err
 	}

@@ -145,10 +145,6 @@ func (o *inventoryOptions) run(cmd *cobra.Command, names []string, add bool) err
 	}
 	sort.Strings(regions)
 	defer collectLessIfSmall(clustersIn(l2, regions))()
-	res, err := generator.PlanRegions(l2, regions)
-	if err != nil {
-		return err
-	}
 	verb := "add"
 	if !add {
 		verb = "remove"
@@ -160,9 +156,11 @@ func (o *inventoryOptions) run(cmd *cobra.Command, names []string, add bool) err
 	ao.Regions = regions
 	ao.Paths = []string{path.Clean(inv)}
 	ao.DirFlag = "--dir"
-	ao.Check = func() error { return checkPlanned(res) } // runs while Apply reads
+	ao.Check = checkPlanned
 	ao.Progress = progress(cmd.ErrOrStderr(), o.quiet)
-	rep, err := generator.Apply(res, ao)
+	// The repository is read while the plan is made, and checked while
+	// the reading finishes.
+	rep, err := generator.ApplyPlanned(ao, func() (*generator.Result, error) { return generator.PlanRegions(l2, regions) })
 	if err != nil {
 		return err
 	}

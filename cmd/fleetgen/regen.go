@@ -56,10 +56,6 @@ func (o *regenOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	defer collectLessIfSmall(clustersIn(l, o.regions))()
-	res, err := generator.PlanRegions(l, o.regions)
-	if err != nil {
-		return err
-	}
 	what := "all regions"
 	if len(o.regions) > 0 {
 		what = "region " + strings.Join(o.regions, ", ")
@@ -71,9 +67,11 @@ func (o *regenOptions) run(cmd *cobra.Command) error {
 	ao.Regions = o.regions
 	ao.PruneEdited = o.pruneEdited
 	ao.DirFlag = "--dir"
-	ao.Check = func() error { return checkPlanned(res) } // runs while Apply reads
+	ao.Check = checkPlanned
 	ao.Progress = progress(cmd.ErrOrStderr(), o.quiet)
-	rep, err := generator.Apply(res, ao)
+	// The repository is read while the plan is made, and checked while
+	// the reading finishes.
+	rep, err := generator.ApplyPlanned(ao, func() (*generator.Result, error) { return generator.PlanRegions(l, o.regions) })
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func (e *notFleetRepoError) Error() string {
 // lets its heap grow further between collections (see collectLessIfSmall).
 const smallRunClusters = 1000
 
-// collectLessIfSmall runs Go's collector at GOGC=400 instead of 100 while a
+// collectLessIfSmall runs Go's collector at GOGC=200 instead of 100 while a
 // command that plans at most smallRunClusters clusters runs (the returned
 // func restores it). Such a run holds a few tens of MB, and at the default
 // the collector ran about ten times in a 0.1 s one-region regeneration of a
@@ -88,7 +88,7 @@ func collectLessIfSmall(clusters int) (restore func()) {
 	if clusters > smallRunClusters || os.Getenv("GOGC") != "" {
 		return func() {}
 	}
-	old := debug.SetGCPercent(400)
+	old := debug.SetGCPercent(200)
 	return func() { debug.SetGCPercent(old) }
 }
 
