@@ -162,6 +162,7 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 	if err != nil {
 		return plumbing.ZeroHash, false, err
 	}
+	ed.known = r.trees
 	ed.noLookup = r.fresh || len(opts.Write)+len(opts.Delete) >= packThreshold
 	for _, p := range opts.Delete {
 		if _, err := ed.remove(p); err != nil {

@@ -54,6 +54,9 @@ type Repo struct {
 	// headMemo is HeadFilesIn's last answer, for headMemoKey.
 	headMemoKey string
 	headMemo    map[string]plumbing.Hash
+	// trees are tree objects known to be stored (their hash is that of
+	// HEAD's subtrees), made from the index by headFromIndex.
+	trees map[plumbing.Hash][]treeRecord
 }
 
 // needsStore reports whether object h must be written: not when this Repo

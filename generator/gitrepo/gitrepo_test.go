@@ -673,6 +673,25 @@ func TestHeadFromIndexAgreesWithHEAD(t *testing.T) {
 			t.Errorf("%v: from the index %d files, HEAD's trees %d", prefixes, len(got), len(want))
 		}
 	}
+	// The trees made from the index on the way are HEAD's: same entries.
+	_, th, _ := r.headTree()
+	for _, dir := range []string{"clusters", "clusters/prod-03", "deep/1/2"} {
+		h, _, _, err := r.subtree(th, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, ok := r.trees[h]
+		stored, err := object.GetTree(r.st, h)
+		if !ok || err != nil || len(recs) != len(stored.Entries) {
+			t.Errorf("%s: %d entries known from the index, %d stored (%v)", dir, len(recs), len(stored.Entries), err)
+			continue
+		}
+		for i, e := range stored.Entries {
+			if recs[i] != (treeRecord{e.Name, e.Mode, e.Hash}) {
+				t.Errorf("%s: entry %d known as %v, stored as %v", dir, i, recs[i], e)
+			}
+		}
+	}
 	// Staged changes and intent-to-add entries: not the same.
 	writeFiles(t, dir, []tree.File{{Path: "clusters/prod-03/apps.yaml", Content: []byte("staged\n"), Mode: tree.ModeFile}})
 	gitCmd(t, dir, "add", "clusters/prod-03/apps.yaml")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -229,8 +230,16 @@ func (r *Repo) headFromIndex(idx *rawIndex, prefixes []string) (files map[string
 				return nil, false, nil
 			}
 		default:
-			if !ok || mode != filemode.Dir || treeHashOf(in, len(pre)+1) != h {
+			known := map[plumbing.Hash][]treeRecord{}
+			if !ok || mode != filemode.Dir || treeHashOf(in, len(pre)+1, known) != h {
 				return nil, false, nil
+			}
+			// HEAD's trees under pre are these: a commit that edits
+			// them starts from here instead of reading them back.
+			if r.trees == nil {
+				r.trees = known
+			} else {
+				maps.Copy(r.trees, known)
 			}
 		}
 		for _, e := range in {
@@ -244,17 +253,26 @@ func (r *Repo) headFromIndex(idx *rawIndex, prefixes []string) (files map[string
 // treeHashOf is the hash of the tree that entries (sorted, stage 0, all
 // under one folder whose path ends at byte base-1 of their names) make.
 // Index order is git's tree order, so each folder's entries are a run.
-func treeHashOf(entries []*index.Entry, base int) plumbing.Hash {
+// Every tree made on the way is recorded in known (when not nil), under
+// its hash: a later edit of those folders needs not read them back.
+func treeHashOf(entries []*index.Entry, base int, known map[plumbing.Hash][]treeRecord) plumbing.Hash {
 	var buf []byte
+	var recs []treeRecord
+	add := func(name string, mode filemode.FileMode, h plumbing.Hash) {
+		buf = strconv.AppendUint(buf, uint64(mode), 8)
+		buf = append(buf, ' ')
+		buf = append(buf, name...)
+		buf = append(buf, 0)
+		buf = append(buf, h[:]...)
+		if known != nil {
+			recs = append(recs, treeRecord{name, mode, h})
+		}
+	}
 	for i := 0; i < len(entries); {
 		rel := entries[i].Name[base:]
 		slash := strings.IndexByte(rel, '/')
 		if slash < 0 {
-			buf = strconv.AppendUint(buf, uint64(entries[i].Mode), 8)
-			buf = append(buf, ' ')
-			buf = append(buf, rel...)
-			buf = append(buf, 0)
-			buf = append(buf, entries[i].Hash[:]...)
+			add(rel, entries[i].Mode, entries[i].Hash)
 			i++
 			continue
 		}
@@ -263,14 +281,21 @@ func treeHashOf(entries []*index.Entry, base int) plumbing.Hash {
 		for j < len(entries) && strings.HasPrefix(entries[j].Name[base:], dir) {
 			j++
 		}
-		sub := treeHashOf(entries[i:j], base+slash+1)
-		buf = append(buf, "40000 "...)
-		buf = append(buf, dir[:slash]...)
-		buf = append(buf, 0)
-		buf = append(buf, sub[:]...)
+		add(dir[:slash], filemode.Dir, treeHashOf(entries[i:j], base+slash+1, known))
 		i = j
 	}
-	return plumbing.ComputeHash(plumbing.TreeObject, buf)
+	h := plumbing.ComputeHash(plumbing.TreeObject, buf)
+	if known != nil {
+		known[h] = recs
+	}
+	return h
+}
+
+// treeRecord is one entry of a tree known without reading it.
+type treeRecord struct {
+	name string
+	mode filemode.FileMode
+	hash plumbing.Hash
 }
 
 // subtree returns the hash and mode of path inside tree th (ok false when

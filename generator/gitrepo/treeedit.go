@@ -21,6 +21,8 @@ type treeEditor struct {
 	noLookup bool
 	s        storer.EncodedObjectStorer // nil: nothing can be loaded (fresh tree)
 	root     *treeNode
+	// known trees are used instead of reading them from s.
+	known map[plumbing.Hash][]treeRecord
 }
 
 type treeNode struct {
@@ -52,6 +54,13 @@ func newTreeEditor(s storer.EncodedObjectStorer, root plumbing.Hash) (*treeEdito
 }
 
 func (ed *treeEditor) load(h plumbing.Hash) (*treeNode, error) {
+	if recs, ok := ed.known[h]; ok {
+		n := &treeNode{hash: h, entries: make(map[string]*treeEntry, len(recs))}
+		for _, e := range recs {
+			n.entries[e.name] = &treeEntry{mode: e.mode, hash: e.hash}
+		}
+		return n, nil
+	}
 	t, err := object.GetTree(ed.s, h)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h, err)
