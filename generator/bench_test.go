@@ -202,8 +202,8 @@ func BenchmarkGenerate5000(b *testing.B) {
 // (and the edit was committed): load the spec, then ApplyPlanned limited to
 // the region, which plans (PlanRegions) while it reads the repository and
 // checks (Result.Check) while the reading finishes; plan-ms and check-ms
-// are their own times, inside apply-ms. At GOGC=200, as the CLI runs a
-// region of 250 clusters. Iterations alternate between two versions of the
+// are their own times, inside apply-ms. With the collector off and a
+// 256 MiB memory limit, as the CLI runs a region of 250 clusters. Iterations alternate between two versions of the
 // region; every iteration adds a pack to the repository (git's auto gc
 // would repack them), so keep -benchtime small.
 func BenchmarkRegenOneRegion5000(b *testing.B) {
@@ -214,7 +214,8 @@ func BenchmarkRegenOneRegion5000(b *testing.B) {
 		fleetspec.Spec(benchRegions, benchPerRegion, ""),
 	}
 	specPath := filepath.Join(dir, "fleet.yaml")
-	defer debug.SetGCPercent(debug.SetGCPercent(200))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(256 << 20))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	b.ReportAllocs()
 	defer peakWatch(b)()
 	b.ResetTimer()
