@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Scale benchmark of the fleetgen binary against the git and kustomize CLIs,
 # on the fleet of bench/specgen: 20 regions x 250 clusters (5,000), and
-# 20 x 2,500 (50,000). Every step runs under /usr/bin/time -v (wall, user+sys
-# CPU, max RSS); the table at the end gives each figure as min-max over the
-# rounds, and the ratios the performance targets are stated in.
+# 20 x 2,500 (50,000). Every step runs under /usr/bin/time -v (user+sys CPU,
+# max RSS), timed by bash's microsecond clock (wall); the table at the end
+# gives each figure as min-max over the rounds, and the ratios the
+# performance targets are stated in.
 #
 #   bench/scale.sh                  # 2 rounds, 200-dir kustomize sample, 50k once
 #   ROUNDS=3 SAMPLE=500 bench/scale.sh
@@ -12,7 +13,7 @@
 #
 # Other knobs: REGION (region-07), KUSTOMIZE (path), KEEP=1 (keep the repos),
 # MIN_AVAIL_MB (1500: a step is killed when the machine's available memory
-# drops below it; the 50,000-cluster generate peaked at ~12 GB RSS).
+# drops below it; the 50,000-cluster generate peaks at ~1 GB RSS).
 #
 # Per round, in a fresh folder under $WORK:
 #   1. fleetgen generate (5,000) into a new folder;
