@@ -19,9 +19,10 @@ import (
 // A git index codec for versions 2 and 3, for the one reason that
 // go-git's reads every field through reflection: decoding and encoding a
 // 25,000-entry index was a quarter of a one-region regeneration.
-// Extensions are skipped on read and not written (the cache tree is only
-// a cache: git rebuilds it). Anything else (version 4, a malformed file)
-// goes to go-git's codec.
+// Optional extensions are skipped on read and not written (the cache tree
+// is only a cache: git rebuilds it). Anything else (version 4, a required
+// extension such as a split index's, a malformed file) goes to go-git's
+// codec.
 
 var errSlowPath = errors.New("index needs go-git's codec")
 
@@ -99,7 +100,22 @@ func parseIndex(b []byte) (*rawIndex, error) {
 		return nil, errSlowPath
 	}
 	x.offs[n] = pos
-	return x, nil // extensions (pos..end) skipped
+	// Extensions: optional ones (a name starting with A-Z: the cache
+	// tree, untracked cache...) are only caches and are dropped when the
+	// index is written; any other (a split index's "link", a sparse
+	// index's "sdir") changes what the entries mean, so it goes to
+	// go-git's decoder, which refuses what it does not know.
+	for pos < end {
+		if pos+8 > end || b[pos] < 'A' || b[pos] > 'Z' {
+			return nil, errSlowPath
+		}
+		size := int(binary.BigEndian.Uint32(b[pos+4:]))
+		if size > end-pos-8 {
+			return nil, errSlowPath
+		}
+		pos += 8 + size
+	}
+	return x, nil
 }
 
 func (x *rawIndex) len() int { return len(x.names) }

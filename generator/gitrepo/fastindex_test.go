@@ -148,3 +148,65 @@ func TestIndexVersion4(t *testing.T) {
 	}
 	assertGitClean(t, dir)
 }
+
+// A split index (`git update-index --split-index`) keeps most entries in a
+// shared file named by its required "link" extension: the fast reader must
+// not take it (writing it back would drop those entries). go-git refuses
+// it, so a commit fails and the index is left as it was.
+func TestSplitIndexIsNotRewritten(t *testing.T) {
+	needGit(t)
+	files := sampleFiles()
+	_, dir := commitFiles(t, files)
+	gitCmd(t, dir, "update-index", "--split-index")
+	writeFiles(t, dir, []tree.File{{Path: "zz.yaml", Content: []byte("new\n"), Mode: tree.ModeFile}})
+	gitCmd(t, dir, "add", "zz.yaml")
+	raw, err := os.ReadFile(filepath.Join(dir, ".git", "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte("link")) {
+		t.Fatal("git did not write a split index")
+	}
+	if _, err := parseIndex(raw); err == nil {
+		t.Fatal("a split index was taken by the fast reader")
+	}
+	// The rule itself, on an index otherwise readable: an optional
+	// extension (upper-case name) is skipped, a required one is not.
+	var small bytes.Buffer
+	smallIdx := &index.Index{Version: 2}
+	smallIdx.Add("a.yaml").Mode = 0o100644
+	if err := encodeIndexFast(&small, smallIdx); err != nil {
+		t.Fatal(err)
+	}
+	withExt := func(name string) []byte {
+		b := append([]byte(nil), small.Bytes()[:small.Len()-20]...)
+		b = append(b, name...)
+		b = append(b, 0, 0, 0, 3, 'x', 'y', 'z')
+		return append(b, make([]byte, 20)...)
+	}
+	if _, err := parseIndex(withExt("TREE")); err != nil {
+		t.Errorf("an index with an optional extension was refused: %v", err)
+	}
+	if _, err := parseIndex(withExt("link")); err == nil {
+		t.Error("an index with a required extension was taken")
+	}
+	before := gitCmd(t, dir, "ls-files", "-s")
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := tree.File{Path: "README.md", Content: []byte("# fleet, split\n"), Mode: tree.ModeFile}
+	writeFiles(t, dir, []tree.File{edit})
+	_, _, err = r.Commit(CommitOptions{Write: []tree.File{edit}, Message: "edit", Author: testAuthor, When: testWhen})
+	after := gitCmd(t, dir, "ls-files", "-s")
+	if err == nil {
+		// Had it been read, the index must still list every file.
+		if strings.Count(after, "\n") != len(files)+1 {
+			t.Errorf("after a commit over a split index git lists %d entries, want %d", strings.Count(after, "\n"), len(files)+1)
+		}
+		return
+	}
+	if after != before {
+		t.Errorf("a refused commit changed the index:\n%s\nwas\n%s", after, before)
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
@@ -46,11 +45,10 @@ type Repo struct {
 	// lookup per blob (25,000 failed opens on a first commit).
 	fresh bool
 	known map[plumbing.Hash]struct{}
-	// idx is the index as last read, while .git/index keeps idxSize
-	// and idxMod (see readIndex).
+	// idx is the index as last read, while .git/index is still the file
+	// idxStat describes (see readIndex).
 	idx     *rawIndex
-	idxSize int64
-	idxMod  time.Time
+	idxStat os.FileInfo
 	// headMemo is HeadFilesIn's last answer, for headMemoKey.
 	headMemoKey string
 	headMemo    map[string]plumbing.Hash
@@ -279,7 +277,8 @@ func (r *Repo) walkTree(th plumbing.Hash, fn func(path string, mode filemode.Fil
 func (r *Repo) readIndex() (*rawIndex, error) {
 	path := filepath.Join(r.dir, ".git", "index")
 	st, err := os.Stat(path)
-	if err == nil && r.idx != nil && st.Size() == r.idxSize && st.ModTime().Equal(r.idxMod) {
+	// git replaces the index by renaming a new file over it: a new inode.
+	if err == nil && r.idx != nil && os.SameFile(st, r.idxStat) && st.Size() == r.idxStat.Size() && st.ModTime().Equal(r.idxStat.ModTime()) {
 		return r.idx, nil
 	}
 	var x *rawIndex
@@ -307,7 +306,7 @@ func (r *Repo) readIndex() (*rawIndex, error) {
 	}
 	if st != nil {
 		x.ModTime = st.ModTime()
-		r.idx, r.idxSize, r.idxMod = x, st.Size(), st.ModTime()
+		r.idx, r.idxStat = x, st
 	}
 	return x, nil
 }

@@ -3,8 +3,10 @@ package gitrepo
 import (
 	"fmt"
 
+	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // packThreshold is the number of new objects from which a commit stores them
@@ -62,16 +64,28 @@ func (s *stagingStore) flush() error {
 	if len(s.order) == 0 {
 		return nil
 	}
-	if fst, ok := s.EncodedObjectStorer.(*objectStore); ok && len(s.order) >= packThreshold {
+	var dot billy.Filesystem
+	switch st := s.EncodedObjectStorer.(type) {
+	case *objectStore:
+		dot = st.Filesystem()
+	case *filesystem.Storage: // a .git file (worktree, submodule): opened by go-git
+		dot = st.Filesystem()
+	}
+	if dot != nil && len(s.order) >= packThreshold {
 		objs := make([]plumbing.EncodedObject, len(s.order))
 		for i, h := range s.order {
 			objs[i] = s.objs[h]
 		}
-		name, err := writePack(fst.Filesystem(), objs)
+		name, err := writePack(dot, objs)
 		if err != nil {
 			return fmt.Errorf("write packfile: %w", err)
 		}
-		fst.wrotePack(name, objs)
+		switch st := s.EncodedObjectStorer.(type) {
+		case *objectStore:
+			st.wrotePack(name, objs)
+		case *filesystem.Storage:
+			st.Reindex()
+		}
 	} else {
 		for _, h := range s.order {
 			if _, err := s.EncodedObjectStorer.SetEncodedObject(s.objs[h]); err != nil {

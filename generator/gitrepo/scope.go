@@ -243,7 +243,9 @@ func (r *Repo) headFromIndex(idx *rawIndex, prefixes []string) (files map[string
 			}
 		}
 		for _, e := range in {
-			files[e.Name] = e.Hash
+			if e.Mode != filemode.Submodule { // as walkTreeIn lists them
+				files[e.Name] = e.Hash
+			}
 		}
 	}
 	r.headMemoKey, r.headMemo = th.String()+"\x00"+strings.Join(prefixes, "\x00"), files
