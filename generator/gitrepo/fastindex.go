@@ -160,24 +160,6 @@ func (x *rawIndex) entry(i int) *index.Entry {
 	return e
 }
 
-// index decodes every entry.
-func (x *rawIndex) index() *index.Index {
-	idx := &index.Index{Version: x.version, Entries: make([]*index.Entry, x.len()), ModTime: x.ModTime}
-	for i := range idx.Entries {
-		idx.Entries[i] = x.entry(i)
-	}
-	return idx
-}
-
-// decodeIndexFast reads every entry of index file b (see rawIndex).
-func decodeIndexFast(b []byte) (*index.Index, error) {
-	x, err := parseIndex(b)
-	if err != nil {
-		return nil, err
-	}
-	return x.index(), nil
-}
-
 // writeEdited writes the index to w with entries edited (a nil value
 // drops the entry) and added (in any order), the other entries as they
 // were, byte for byte, and a new checksum. No extensions are written.
