@@ -43,7 +43,7 @@ type unit struct {
 // object is one rendered Kubernetes object, decoded as far as the checks need.
 type object struct {
 	apiVersion, kind, namespace, name string
-	res                               *resource.Resource
+	vars                              []string // ${VAR} uses without a default (see scanVars)
 
 	ks        *kustomizev1.Kustomization // a Flux Kustomization
 	sync      *fluxInstanceSync          // a FluxInstance with spec.sync
@@ -200,7 +200,13 @@ func toObjects(rs []*resource.Resource) []*object {
 			kind:       res.GetKind(),
 			namespace:  res.GetNamespace(),
 			name:       res.GetName(),
-			res:        res,
+		}
+		// Only what the checks read is kept: the rendered trees of a
+		// 5,000-cluster repository would otherwise stay in memory until
+		// the Flux checks are done.
+		if res.GetAnnotations(substituteAnnotation)[substituteAnnotation] != "disabled" &&
+			res.GetLabels(substituteAnnotation)[substituteAnnotation] != "disabled" {
+			o.vars = nodeVars(res.YNode(), nil)
 		}
 		switch {
 		case o.is(fluxKustomizeGroup, "Kustomization"):

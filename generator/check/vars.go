@@ -30,11 +30,7 @@ func (u *unit) usedVars() []varUse {
 	u.varsDone = true
 	seen := map[string]bool{}
 	for _, o := range u.objs {
-		if o.res.GetAnnotations(substituteAnnotation)[substituteAnnotation] == "disabled" ||
-			o.res.GetLabels(substituteAnnotation)[substituteAnnotation] == "disabled" {
-			continue
-		}
-		for _, name := range nodeVars(o.res.YNode(), nil) {
+		for _, name := range o.vars {
 			if !seen[name] {
 				seen[name] = true
 				u.vars = append(u.vars, varUse{name: name, object: o.id()})
