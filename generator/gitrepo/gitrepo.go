@@ -244,30 +244,7 @@ func (r *Repo) walkHead(fn func(path string, mode filemode.FileMode, h plumbing.
 
 // walkTree calls fn for every non-submodule file below tree th.
 func (r *Repo) walkTree(th plumbing.Hash, fn func(path string, mode filemode.FileMode, h plumbing.Hash)) error {
-	var walk func(prefix string, h plumbing.Hash) error
-	walk = func(prefix string, h plumbing.Hash) error {
-		t, err := object.GetTree(r.st, h)
-		if err != nil {
-			return fmt.Errorf("read tree %s (%q): %w", h, prefix, err)
-		}
-		for _, e := range t.Entries {
-			p := e.Name
-			if prefix != "" {
-				p = prefix + "/" + e.Name
-			}
-			switch e.Mode {
-			case filemode.Dir:
-				if err := walk(p, e.Hash); err != nil {
-					return err
-				}
-			case filemode.Submodule:
-			default:
-				fn(p, e.Mode, e.Hash)
-			}
-		}
-		return nil
-	}
-	return walk("", th)
+	return r.walkTreeIn(th, nil, fn)
 }
 
 // readIndex reads .git/index (see rawIndex), or returns the copy read

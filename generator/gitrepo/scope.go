@@ -46,7 +46,7 @@ func mayHold(dir string, prefixes []string) bool {
 	return false
 }
 
-// walkTreeIn is walkTree limited to prefixes.
+// walkTreeIn is walkTree limited to prefixes (nil: the whole tree).
 func (r *Repo) walkTreeIn(th plumbing.Hash, prefixes []string, fn func(path string, mode filemode.FileMode, h plumbing.Hash)) error {
 	var walk func(prefix string, h plumbing.Hash) error
 	walk = func(prefix string, h plumbing.Hash) error {
@@ -61,14 +61,14 @@ func (r *Repo) walkTreeIn(th plumbing.Hash, prefixes []string, fn func(path stri
 			}
 			switch e.Mode {
 			case filemode.Dir:
-				if mayHold(p, prefixes) {
+				if prefixes == nil || mayHold(p, prefixes) {
 					if err := walk(p, e.Hash); err != nil {
 						return err
 					}
 				}
 			case filemode.Submodule:
 			default:
-				if inScope(p, prefixes) {
+				if prefixes == nil || inScope(p, prefixes) {
 					fn(p, e.Mode, e.Hash)
 				}
 			}
