@@ -23,9 +23,11 @@ import (
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
 
-// GeneratedRef records the pure generated tree of the last run: the "base"
-// of every three-way merge, so a regeneration never has to guess what
-// fleetgen wrote before the user edited it.
+// GeneratedRef is where fleetgen before v0.3 kept the generated tree (the
+// base of three-way merges). A push does not carry it, so the base now
+// lives in the branch's history (see gitrepo.FindBase); a repository that
+// has only this ref is migrated by its next apply, which merges the ref's
+// commit into the branch.
 const GeneratedRef = plumbing.ReferenceName("refs/fleetgen/generated")
 
 // pendingFile journals an apply between writing the worktree and
@@ -70,6 +72,7 @@ const (
 	KeepEdited  Action = "keep-edited"  // would be deleted, but the user edited it
 	KeepDeleted Action = "keep-deleted" // the user deleted a generated file; left deleted
 	KeepSeeded  Action = "keep-seeded"  // seeded file already there: the user's
+	Kept        Action = "kept"         // your edit, with nothing new from the spec to merge in
 )
 
 // Change is one path's outcome. Old/New hold the contents for diffs.
@@ -158,7 +161,9 @@ func ApplyPlanned(opts ApplyOptions, plan func() (*Result, error)) (*ApplyReport
 	}()
 	res, err := plan()
 	if err != nil {
-		<-reads // nothing is written either way
+		if rd := <-reads; rd.st != nil && rd.st.repo != nil {
+			rd.st.repo.Unlock() // nothing is written either way
+		}
 		return nil, err
 	}
 	checked := make(chan error, 1)
@@ -169,6 +174,9 @@ func ApplyPlanned(opts ApplyOptions, plan func() (*Result, error)) (*ApplyReport
 	}
 	checkErr := sync.OnceValue(func() error { return <-checked })
 	rd := <-reads
+	if rd.st != nil && rd.st.repo != nil {
+		defer rd.st.repo.Unlock()
+	}
 	var rep *ApplyReport
 	if rd.err == nil {
 		rep, err = apply(res, opts, rd.st, checkErr)
@@ -188,19 +196,39 @@ type repoState struct {
 	pending    map[string]string
 	head, base map[string]plumbing.Hash
 	scopePaths []string // folders and files of a run limited to regions
+	// headCommit is HEAD when the repository was read (zero: unborn): the
+	// commit is refused if HEAD moved since.
+	headCommit plumbing.Hash
+	// baseCommit holds the generated tree of the last run; legacy: it
+	// came from GeneratedRef, not from the branch's history.
+	baseCommit plumbing.Hash
+	legacy     bool
 }
 
-func readRepo(opts ApplyOptions) (*repoState, error) {
+func readRepo(opts ApplyOptions) (_ *repoState, err error) {
 	if err := checkTarget(opts.Dir, opts.DirFlag); err != nil {
 		return nil, err
 	}
 	st := &repoState{head: map[string]plumbing.Hash{}, base: map[string]plumbing.Hash{}}
-	if _, err := os.Stat(filepath.Join(opts.Dir, ".git")); err == nil {
-		r, err := gitrepo.Open(opts.Dir)
-		if err != nil {
-			return nil, err
+	if _, serr := os.Stat(filepath.Join(opts.Dir, ".git")); serr == nil {
+		r, oerr := gitrepo.Open(opts.Dir)
+		if oerr != nil {
+			return nil, oerr
 		}
 		st.repo = r
+		defer func() {
+			if err != nil {
+				r.Unlock()
+			}
+		}()
+		// Locked before anything is read, until the commit: a git
+		// command that commits meanwhile waits or fails, and is never
+		// silently reverted. A dry run writes nothing and takes no lock.
+		if !opts.DryRun {
+			if _, lerr := r.Lock(); lerr != nil {
+				return nil, lerr
+			}
+		}
 	}
 	if len(opts.Regions) > 0 {
 		for _, r := range opts.Regions {
@@ -212,7 +240,6 @@ func readRepo(opts ApplyOptions) (*repoState, error) {
 	if repo == nil {
 		return st, nil
 	}
-	var err error
 	st.pending, err = readPending(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -230,6 +257,20 @@ func readRepo(opts ApplyOptions) (*repoState, error) {
 	if err := refuseUncommitted(repo, opts.Dir, st.pending, prefixes); err != nil {
 		return nil, err
 	}
+	if h, ok, err := repo.HeadCommit(); err != nil {
+		return nil, fmt.Errorf("read HEAD: %w", err)
+	} else if ok {
+		st.headCommit = h
+	}
+	if st.baseCommit, err = repo.FindBase(); err != nil {
+		return nil, err
+	}
+	if st.baseCommit.IsZero() {
+		if st.baseCommit, err = repo.LegacyBase(GeneratedRef); err != nil {
+			return nil, err
+		}
+		st.legacy = !st.baseCommit.IsZero()
+	}
 	if prefixes == nil {
 		st.head, err = repo.HeadFiles()
 	} else {
@@ -240,13 +281,13 @@ func readRepo(opts ApplyOptions) (*repoState, error) {
 	}
 	switch {
 	case prefixes == nil:
-		st.base, err = repo.RefFiles(GeneratedRef)
-	case len(st.pending) == 0 && sameIn(repo, st.scopePaths):
+		st.base, err = repo.BaseFiles(st.baseCommit)
+	case len(st.pending) == 0 && sameIn(repo, st.baseCommit, st.scopePaths):
 		// Nothing edited in scope since the last generation: the
 		// generated tree there is HEAD's, already listed.
 		st.base = st.head
 	default:
-		st.base, err = repo.RefFilesIn(GeneratedRef, prefixes)
+		st.base, err = repo.BaseFilesIn(st.baseCommit, prefixes)
 	}
 	if err != nil {
 		return nil, err
@@ -318,6 +359,10 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 			return nil, err
 		}
 		repo, rep.Created = r, created
+		if _, err := r.Lock(); err != nil {
+			return nil, err
+		}
+		defer r.Unlock()
 	}
 	written := rep.Written()
 	if err := writePending(opts.Dir, written, pending); err != nil {
@@ -378,38 +423,32 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 			return nil, err
 		}
 	}
-	h, committed, err := repo.Commit(gitrepo.CommitOptions{Write: commitWrite, Delete: commitDelete, Message: opts.Message, Author: opts.Author, When: opts.When, SignKey: opts.SignKey})
+	co := gitrepo.CommitOptions{
+		Write: commitWrite, Delete: commitDelete, Message: opts.Message, Author: opts.Author, When: opts.When, SignKey: opts.SignKey,
+		ExpectHead: &st.headCommit, Base: st.baseCommit, RecordBase: st.legacy,
+		SnapshotMessage: "fleetgen: generated tree\n\n" + firstLine(opts.Message),
+	}
+	if scopePaths != nil && len(pending) == 0 && generatedAsIs(res, rep.Changes, head) {
+		// The region's folders now hold exactly what was generated:
+		// the generated tree takes the new commit's subtrees instead of
+		// rebuilding them.
+		co.SnapshotCopy = scopePaths
+	} else {
+		s := snapshotOf(res, inScope, base, rep.Changes)
+		co.Snapshot = &s
+	}
+	h, committed, err := repo.Commit(co)
 	if err != nil {
 		return nil, err
 	}
 	rep.Committed, rep.Commit = committed, h.String()
 	crashPoint("commit", 0)
-	snapMsg := "fleetgen: generated tree\n\n" + firstLine(opts.Message)
-	if scopePaths != nil && len(pending) == 0 && generatedAsIs(res, rep.Changes, head) {
-		// The region's folders now hold exactly what was generated:
-		// the snapshot takes HEAD's subtrees instead of rebuilding them.
-		if _, err := repo.CopyIntoSnapshot(GeneratedRef, scopePaths, snapMsg, opts.Author, opts.When); err != nil {
-			return nil, err
-		}
-	} else if _, err := repo.CommitSnapshot(GeneratedRef, snapshotOf(res, inScope, base, rep.Changes), snapMsg, opts.Author, opts.When); err != nil {
-		return nil, err
-	}
-	crashPoint("snapshot", 0)
 	return rep, removePending(opts.Dir)
 }
 
 // crashPoint lets the crash-safety test kill the process at a chosen point
-// (FLEETGEN_TEST_CRASH=stage[:n], e.g. write:40): exit at once, without
-// cleanup, as a SIGKILL or power cut would leave things.
-func crashPoint(stage string, n int) {
-	want := os.Getenv("FLEETGEN_TEST_CRASH")
-	if want == "" {
-		return
-	}
-	if want == stage || want == fmt.Sprintf("%s:%d", stage, n) {
-		os.Exit(137)
-	}
-}
+// (see gitrepo.CrashPoint).
+func crashPoint(stage string, n int) { gitrepo.CrashPoint(stage, n) }
 
 // writeAll writes the changes' files: in one goroutine per core when there
 // are many (on tmpfs or a fast disk the system calls are CPU-bound).
@@ -471,9 +510,12 @@ func writeAll(w *fsutil.Writer, cs []Change, step func()) error {
 	return firstErr
 }
 
-// sameIn reports whether HEAD and the generated-tree ref agree under paths.
-func sameIn(repo *gitrepo.Repo, paths []string) bool {
-	same, err := repo.SameIn(GeneratedRef, paths)
+// sameIn reports whether HEAD and the generated tree agree under paths.
+func sameIn(repo *gitrepo.Repo, base plumbing.Hash, paths []string) bool {
+	if base.IsZero() {
+		return false
+	}
+	same, err := repo.SameIn(base, paths)
 	return err == nil && same
 }
 
@@ -484,7 +526,7 @@ func generatedAsIs(res *Result, changes []Change, headBefore map[string]plumbing
 	deleted := map[string]bool{}
 	for _, c := range changes {
 		switch c.Action {
-		case Merge, KeepEdited, KeepDeleted, KeepSeeded:
+		case Merge, Kept, KeepEdited, KeepDeleted, KeepSeeded:
 			return false
 		case Delete:
 			deleted[c.Path] = true
@@ -571,7 +613,9 @@ func decideFile(repo *gitrepo.Repo, dir string, f tree.File, head, base map[stri
 		return nil, &Conflict{Path: f.Path, Hunks: m.Conflicts, Reason: fmt.Sprintf("%d hunk(s) where your edit and the new spec change the same lines", m.Conflicts)}, nil
 	}
 	if bytes.Equal(m.Merged, old) {
-		return nil, nil, nil
+		// Nothing to write, but the file is not what was generated:
+		// the generated tree must not take it from the commit.
+		return &Change{Path: f.Path, Action: Kept}, nil, nil
 	}
 	return &Change{Path: f.Path, Action: Merge, Old: old, New: m.Merged, Mode: f.Mode}, nil, nil
 }

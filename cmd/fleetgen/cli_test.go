@@ -38,8 +38,13 @@ func TestGenerateDefaultThenAgainIsANoOp(t *testing.T) {
 	if h := git(t, out, "rev-parse", "HEAD"); h != head {
 		t.Errorf("second run moved HEAD from %s to %s", head, h)
 	}
-	if n := git(t, out, "rev-list", "--count", "HEAD"); n != "1" {
-		t.Errorf("%s commits, want 1", n)
+	// fleetgen's commit and, as its parent, the generated tree it records
+	// (the base of later three-way merges), with the same tree.
+	if n := git(t, out, "rev-list", "--count", "HEAD"); n != "2" {
+		t.Errorf("%s commits, want 2", n)
+	}
+	if base := generatedBase(t, out); git(t, out, "rev-parse", base+"^{tree}") != git(t, out, "rev-parse", "HEAD^{tree}") {
+		t.Errorf("the generated tree %s differs from HEAD's tree after a first generate", base)
 	}
 }
 

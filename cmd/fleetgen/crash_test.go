@@ -175,9 +175,9 @@ func (h *crashHarness) state(t *testing.T, dir string) crashState {
 	return crashState{
 		files:     readWorktreeEntries(t, dir),
 		headTree:  h.gitCLI(t, dir, "rev-parse", "HEAD^{tree}"),
-		genTree:   h.gitCLI(t, dir, "rev-parse", "refs/fleetgen/generated^{tree}"),
+		genTree:   h.gitCLI(t, dir, "rev-parse", generatedBase(t, dir)+"^{tree}"),
 		headCount: h.gitCLI(t, dir, "rev-list", "--count", "HEAD"),
-		genCount:  h.gitCLI(t, dir, "rev-list", "--count", "refs/fleetgen/generated"),
+		genCount:  h.gitCLI(t, dir, "rev-list", "--count", generatedBase(t, dir)),
 	}
 }
 
@@ -330,7 +330,7 @@ func crashScenarios() []crashScenario {
 		{
 			name:   "generate-new",
 			args:   func(dir string) []string { return []string{"generate", "--out", dir} },
-			points: []string{"journal", "write:1", "write:40", "write:last", "commit", "snapshot"},
+			points: []string{"journal", "write:1", "write:40", "write:last", "objects", "ref", "commit"},
 		},
 		{
 			name: "regen-spec-change",
@@ -340,7 +340,7 @@ func crashScenarios() []crashScenario {
 				h.gitCLI(t, dir, "commit", "-q", "-a", "-m", "north-sea: intermittent link, one more rig")
 			},
 			args:   func(dir string) []string { return []string{"regen", "--dir", dir} },
-			points: []string{"journal", "write:5", "write:last", "commit", "snapshot", "write:5+journal"},
+			points: []string{"journal", "write:5", "write:last", "objects", "ref", "commit", "write:5+journal"},
 			kept:   map[string][]string{"fleet.yaml": {crashNorthSeaChanged}},
 		},
 		{
@@ -355,7 +355,7 @@ func crashScenarios() []crashScenario {
 				h.gitCLI(t, dir, "commit", "-q", "-a", "-m", "north-sea: label, link, rig; gulf: one rig less")
 			},
 			args:   func(dir string) []string { return []string{"regen", "--dir", dir} },
-			points: []string{"journal", "write:1", "write:@delete2", "write:@merge", "write:last", "commit", "snapshot"},
+			points: []string{"journal", "write:1", "write:@delete2", "write:@merge", "write:last", "objects", "ref", "commit"},
 			kept: map[string][]string{
 				crashOverlay:    {crashOverlayAdd, "acme-energy.example/tier: gold"},
 				crashClusterApp: {crashClusterAdd, "interval: 15m0s"},
@@ -455,7 +455,7 @@ func TestCrashSafety(t *testing.T) {
 						t.Errorf("HEAD^{tree} = %s, want %s (uninterrupted run)", got.headTree, want.headTree)
 					}
 					if got.genTree != want.genTree {
-						t.Errorf("refs/fleetgen/generated^{tree} = %s, want %s (uninterrupted run)", got.genTree, want.genTree)
+						t.Errorf("generated tree = %s, want %s (uninterrupted run)", got.genTree, want.genTree)
 					}
 					if got.headCount != want.headCount || got.genCount != want.genCount {
 						t.Errorf("commits: branch %s, snapshot %s; want %s and %s as without a crash",
@@ -486,7 +486,7 @@ func TestCrashSafety(t *testing.T) {
 
 					// A further run has nothing left to do.
 					head := h.gitCLI(t, dir, "rev-parse", "HEAD")
-					gen := h.gitCLI(t, dir, "rev-parse", "refs/fleetgen/generated")
+					gen := generatedBase(t, dir)
 					out, errs, code = h.fg(t, "", args...)
 					if code != 0 || !strings.Contains(out, "up to date") {
 						t.Errorf("third run: exit %d, want 0 and \"up to date\"\nstdout: %s\nstderr: %s", code, out, errs)
@@ -494,8 +494,8 @@ func TestCrashSafety(t *testing.T) {
 					if h2 := h.gitCLI(t, dir, "rev-parse", "HEAD"); h2 != head {
 						t.Errorf("third run moved HEAD from %s to %s", head, h2)
 					}
-					if g2 := h.gitCLI(t, dir, "rev-parse", "refs/fleetgen/generated"); g2 != gen {
-						t.Errorf("third run moved refs/fleetgen/generated from %s to %s", gen, g2)
+					if g2 := generatedBase(t, dir); g2 != gen {
+						t.Errorf("third run moved the generated tree from %s to %s", gen, g2)
 					}
 				})
 			}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fleetgen/fleetgen/generator/gitrepo"
 )
 
 var testAuthor = []string{"--author-name", "Fleet Tester", "--author-email", "tester@example.com"}
@@ -94,4 +96,22 @@ func snapshotDir(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// generatedBase is the commit holding what fleetgen generated last, as
+// fleetgen finds it from HEAD (the trailer of its newest commit).
+func generatedBase(t *testing.T, dir string) string {
+	t.Helper()
+	r, err := gitrepo.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.FindBase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.IsZero() {
+		t.Fatalf("%s: no generated-tree commit reachable from HEAD", dir)
+	}
+	return h.String()
 }

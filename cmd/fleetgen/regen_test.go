@@ -171,9 +171,10 @@ func TestRegenOneRegionLeavesOthersByteIdentical(t *testing.T) {
 	// the new spec produces for it (and HEAD holds the same).
 	fresh := filepath.Join(t.TempDir(), "fresh")
 	mustFleetgen(t, append([]string{"generate", "--spec", filepath.Join(dir, "fleet.yaml"), "--out", fresh, "-q"}, testAuthor...)...)
+	base := generatedBase(t, dir)
 	for _, p := range []string{"clusters/north-sea", "bootstrap/north-sea", "infrastructure/regions/north-sea", "apps/regions/north-sea"} {
 		want := git(t, fresh, "rev-parse", "HEAD:"+p)
-		if got := git(t, dir, "rev-parse", "refs/fleetgen/generated:"+p); got != want {
+		if got := git(t, dir, "rev-parse", base+":"+p); got != want {
 			t.Errorf("snapshot of %s is %s, a fresh generate gives %s", p, got, want)
 		}
 		if got := git(t, dir, "rev-parse", "HEAD:"+p); got != want {

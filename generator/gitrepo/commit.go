@@ -1,6 +1,7 @@
 package gitrepo
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
+	"github.com/fleetgen/fleetgen/generator/fsutil"
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
 
@@ -47,6 +49,30 @@ type CommitOptions struct {
 	// SignKey, when set, signs the commit with OpenPGP (an unlocked private
 	// key) the way `git commit -S` does, so `git verify-commit` accepts it.
 	SignKey *openpgp.Entity
+
+	// ExpectHead, when set, is the commit HEAD held when the caller read
+	// the repository (zero: unborn): if HEAD moved since, nothing is
+	// committed (compare-and-swap, so a commit made meanwhile is never
+	// reverted).
+	ExpectHead *plumbing.Hash
+
+	// Base is the commit holding the previous generated tree (zero: none
+	// yet). With Snapshot or SnapshotCopy, the new generated tree is
+	// Base's tree edited: Snapshot's files set and removed, or the
+	// SnapshotCopy paths (files or folders) copied from the new commit's
+	// tree. When that tree differs from Base's, it is committed on the
+	// generated line (parent Base) and that commit becomes the new
+	// commit's second parent, named by a Fleetgen-Generated trailer; a
+	// commit is then made even if the branch's tree does not change.
+	Base         plumbing.Hash
+	Snapshot     *Snapshot
+	SnapshotCopy []string
+	// RecordBase records Base itself as the second parent even when the
+	// generated tree does not change (it came from the old
+	// refs/fleetgen/generated, which a push does not carry).
+	RecordBase bool
+	// SnapshotMessage is the generated-line commit's message.
+	SnapshotMessage string
 }
 
 // Commit records HEAD's tree plus opts.Write minus opts.Delete as a new
@@ -118,16 +144,20 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 		deleted[p] = true
 	}
 
-	// 2. Lock the index as git does, so no git command runs in between.
-	unlock, writeIndex, err := r.lockIndex()
-	if err != nil {
-		return plumbing.ZeroHash, false, err
-	}
-	defer func() {
-		if uerr := unlock(); uerr != nil && err == nil {
-			err = uerr
+	// 2. Lock as git does, so no git command runs in between: the run's
+	// lock when the caller holds one (taken before it read anything),
+	// else one for this commit alone.
+	l := r.lock
+	if l == nil {
+		if l, err = r.Lock(); err != nil {
+			return plumbing.ZeroHash, false, err
 		}
-	}()
+		defer func() {
+			if uerr := l.Release(); uerr != nil && err == nil {
+				err = uerr
+			}
+		}()
+	}
 
 	// 3. Where HEAD is.
 	r.refresh()
@@ -192,10 +222,35 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 		return plumbing.ZeroHash, false, err
 	}
 
-	// 5. The commit, unless nothing changed.
+	if opts.ExpectHead != nil && *opts.ExpectHead != parent {
+		return plumbing.ZeroHash, false, fmt.Errorf("%s moved from %s to %s while fleetgen ran (a commit was made meanwhile); nothing was committed: run fleetgen again", branch.Short(), short(*opts.ExpectHead), short(parent))
+	}
+
+	// 5. The generated tree, when the caller records one: Base's tree
+	// edited, committed on the generated line (parent: Base).
+	snap := opts.Base
+	if opts.Snapshot != nil || opts.SnapshotCopy != nil {
+		snap, err = r.snapshotCommit(stage, opts, newTree)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+	}
+
+	// 6. The commit, unless nothing changed. A new generated tree is
+	// merged in as the second parent, so it travels with the branch.
 	hash = parent
-	if newTree != parentTree && !(parent.IsZero() && len(ed.root.entries) == 0) {
-		hash, err = writeCommit(stage, opts, newTree, parent)
+	mergeIn := !snap.IsZero() && (snap != opts.Base || opts.RecordBase)
+	if mergeIn || (newTree != parentTree && !(parent.IsZero() && len(ed.root.entries) == 0)) {
+		var parents []plumbing.Hash
+		if !parent.IsZero() {
+			parents = append(parents, parent)
+		}
+		msg := opts.Message
+		if mergeIn {
+			parents = append(parents, snap)
+			msg = withTrailer(msg, BaseTrailer, snap.String())
+		}
+		hash, err = writeCommit(stage, opts.Author, opts.When, opts.SignKey, msg, newTree, parents)
 		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
@@ -204,13 +259,27 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 			return plumbing.ZeroHash, false, err
 		}
 		r.remember(staged)
-		if err := r.st.CheckAndSetReference(plumbing.NewHashReference(branch, hash), oldRef); err != nil {
-			return plumbing.ZeroHash, false, fmt.Errorf("move %s to %s: %w", branch, hash, err)
+		// Everything the commit needs is on disk before the branch
+		// points to it (a power cut never leaves it naming lost objects).
+		if err := fsutil.Sync(r.dir); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		CrashPoint("objects", 0)
+		kind := "commit"
+		switch {
+		case parent.IsZero():
+			kind = "commit (initial)"
+		case len(parents) > 1:
+			kind = "commit (merge)"
+		}
+		if err := r.updateRef(branch, parent, hash, opts.Author, opts.When, kind+": "+opts.Message, branch != plumbing.HEAD); err != nil {
+			return plumbing.ZeroHash, false, err
 		}
 		committed = true
+		CrashPoint("ref", 0)
 	}
 
-	// 6. Index: only the written and deleted paths change; the other
+	// 7. Index: only the written and deleted paths change; the other
 	// entries are copied as they are (see rawIndex).
 	idx, err := r.readIndex()
 	if err != nil {
@@ -247,30 +316,31 @@ func (r *Repo) Commit(opts CommitOptions) (hash plumbing.Hash, committed bool, e
 		touch(writes[i].path, &writes[i])
 	}
 	r.idx = nil // about to change on disk
-	if err := writeIndex(func(w io.Writer) error { return idx.writeEdited(w, edited, added) }); err != nil {
+	if err := l.writeIndex(func(w *os.File) error {
+		bw := bufio.NewWriterSize(w, 1<<16)
+		if err := idx.writeEdited(bw, edited, added); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}); err != nil {
 		return hash, committed, err
 	}
 	return hash, committed, nil
 }
 
-func writeCommit(s storer.EncodedObjectStorer, opts CommitOptions, treeHash, parent plumbing.Hash) (plumbing.Hash, error) {
-	when := opts.When
+func writeCommit(s storer.EncodedObjectStorer, author Author, when time.Time, key *openpgp.Entity, msg string, treeHash plumbing.Hash, parents []plumbing.Hash) (plumbing.Hash, error) {
 	if when.IsZero() {
 		when = time.Now()
 	}
-	who := object.Signature{Name: sanitizeIdent(opts.Author.Name), Email: sanitizeIdent(opts.Author.Email), When: when}
+	who := object.Signature{Name: sanitizeIdent(author.Name), Email: sanitizeIdent(author.Email), When: when}
 	if who.Name == "" || who.Email == "" {
 		return plumbing.ZeroHash, fmt.Errorf("commit: author name and email are required (see ResolveAuthor)")
 	}
-	msg := opts.Message
 	if !strings.HasSuffix(msg, "\n") {
 		msg += "\n"
 	}
-	c := &object.Commit{Author: who, Committer: who, Message: msg, TreeHash: treeHash}
-	if !parent.IsZero() {
-		c.ParentHashes = []plumbing.Hash{parent}
-	}
-	if opts.SignKey != nil {
+	c := &object.Commit{Author: who, Committer: who, Message: msg, TreeHash: treeHash, ParentHashes: parents}
+	if key != nil {
 		unsigned := &plumbing.MemoryObject{}
 		if err := c.EncodeWithoutSignature(unsigned); err != nil {
 			return plumbing.ZeroHash, err
@@ -279,7 +349,7 @@ func writeCommit(s storer.EncodedObjectStorer, opts CommitOptions, treeHash, par
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		sig, err := signDetached(opts.SignKey, unsigned, rd, when)
+		sig, err := signDetached(key, unsigned, rd, when)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -333,56 +403,3 @@ func sanitizeIdent(s string) string {
 }
 
 func (r *Repo) abs(p string) string { return filepath.Join(r.dir, filepath.FromSlash(p)) }
-
-// lockIndex takes git's index.lock. writeIndex writes the index into the lock
-// file and renames it over the index (atomic); unlock removes the lock file if
-// it is still there. Storage other than go-git's filesystem one falls back to
-// SetIndex.
-func (r *Repo) lockIndex() (unlock func() error, writeIndex func(encode func(io.Writer) error) error, err error) {
-	dot, ok := r.dotGit()
-	if !ok {
-		setIndex := func(encode func(io.Writer) error) error {
-			var buf bytes.Buffer
-			if err := encode(&buf); err != nil {
-				return err
-			}
-			idx := &index.Index{}
-			if err := index.NewDecoder(&buf).Decode(idx); err != nil {
-				return err
-			}
-			return r.st.SetIndex(idx)
-		}
-		return func() error { return nil }, setIndex, nil
-	}
-	const lock = "index.lock"
-	f, err := dot.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return nil, nil, fmt.Errorf("%s exists: another git process seems to be running in %s (remove the file if not)", dot.Join(dot.Root(), lock), r.dir)
-		}
-		return nil, nil, fmt.Errorf("lock index: %w", err)
-	}
-	done := false
-	unlock = func() error {
-		if done {
-			return nil
-		}
-		done = true
-		f.Close()
-		return dot.Remove(lock)
-	}
-	writeIndex = func(encode func(io.Writer) error) error {
-		if err := encode(f); err != nil {
-			return fmt.Errorf("write index: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("write index: %w", err)
-		}
-		if err := dot.Rename(lock, "index"); err != nil {
-			return fmt.Errorf("write index: %w", err)
-		}
-		done = true
-		return nil
-	}
-	return unlock, writeIndex, nil
-}

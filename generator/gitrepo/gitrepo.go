@@ -55,6 +55,8 @@ type Repo struct {
 	// trees are tree objects known to be stored (their hash is that of
 	// HEAD's subtrees), made from the index by headFromIndex.
 	trees map[plumbing.Hash][]treeRecord
+	// lock is the run's lock while held (see Lock).
+	lock *Lock
 }
 
 // needsStore reports whether object h must be written: not when this Repo

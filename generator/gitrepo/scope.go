@@ -9,12 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // Scoped reads, for a regeneration of a few regions in a repository of
@@ -98,10 +98,10 @@ func (r *Repo) HeadFilesIn(prefixes []string) (map[string]plumbing.Hash, error) 
 	return files, err
 }
 
-// RefFilesIn is RefFiles limited to prefixes.
-func (r *Repo) RefFilesIn(ref plumbing.ReferenceName, prefixes []string) (map[string]plumbing.Hash, error) {
+// BaseFilesIn is BaseFiles limited to prefixes.
+func (r *Repo) BaseFilesIn(base plumbing.Hash, prefixes []string) (map[string]plumbing.Hash, error) {
 	files := map[string]plumbing.Hash{}
-	th, err := r.refTree(ref)
+	th, err := r.commitTree(base)
 	if err != nil || th.IsZero() {
 		return files, err
 	}
@@ -303,13 +303,18 @@ type treeRecord struct {
 // subtree returns the hash and mode of path inside tree th (ok false when
 // absent), reading only the trees along the path.
 func (r *Repo) subtree(th plumbing.Hash, path string) (plumbing.Hash, filemode.FileMode, bool, error) {
+	return r.subtreeIn(r.st, th, path)
+}
+
+// subtreeIn is subtree reading trees from s (which may hold staged ones).
+func (r *Repo) subtreeIn(s storer.EncodedObjectStorer, th plumbing.Hash, path string) (plumbing.Hash, filemode.FileMode, bool, error) {
 	if th.IsZero() {
 		return plumbing.ZeroHash, 0, false, nil
 	}
 	h := th
 	parts := strings.Split(path, "/")
 	for i, name := range parts {
-		t, err := object.GetTree(r.st, h)
+		t, err := object.GetTree(s, h)
 		if err != nil {
 			return plumbing.ZeroHash, 0, false, err
 		}
@@ -334,14 +339,15 @@ func (r *Repo) subtree(th plumbing.Hash, path string) (plumbing.Hash, filemode.F
 	return plumbing.ZeroHash, 0, false, nil
 }
 
-// SameIn reports whether HEAD and ref hold exactly the same content under
-// every prefix (compared by tree hash, so without walking them).
-func (r *Repo) SameIn(ref plumbing.ReferenceName, prefixes []string) (bool, error) {
+// SameIn reports whether HEAD and commit base's tree hold exactly the
+// same content under every prefix (compared by tree hash, so without
+// walking them).
+func (r *Repo) SameIn(base plumbing.Hash, prefixes []string) (bool, error) {
 	_, headTree, err := r.headTree()
 	if err != nil {
 		return false, err
 	}
-	refTree, err := r.refTree(ref)
+	baseTree, err := r.commitTree(base)
 	if err != nil {
 		return false, err
 	}
@@ -350,7 +356,7 @@ func (r *Repo) SameIn(ref plumbing.ReferenceName, prefixes []string) (bool, erro
 		if err != nil {
 			return false, err
 		}
-		b, bm, bok, err := r.subtree(refTree, p)
+		b, bm, bok, err := r.subtree(baseTree, p)
 		if err != nil {
 			return false, err
 		}
@@ -359,27 +365,4 @@ func (r *Repo) SameIn(ref plumbing.ReferenceName, prefixes []string) (bool, erro
 		}
 	}
 	return true, nil
-}
-
-// CopyIntoSnapshot records on ref its previous tree with the subtrees (or
-// files) at paths replaced by HEAD's, or removed where HEAD has none: the
-// cheap way to update the generated-tree snapshot after a regeneration
-// whose result, under those paths, is exactly what was generated.
-func (r *Repo) CopyIntoSnapshot(ref plumbing.ReferenceName, paths []string, message string, author Author, when time.Time) (bool, error) {
-	_, headTree, err := r.headTree()
-	if err != nil {
-		return false, err
-	}
-	return r.editSnapshot(ref, message, author, when, func(ed *treeEditor, _ *stagingStore) error {
-		for _, p := range paths {
-			h, mode, ok, err := r.subtree(headTree, p)
-			if err != nil {
-				return err
-			}
-			if err := ed.setEntry(p, mode, h, ok); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }

@@ -1,10 +1,13 @@
 package gitrepo
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
 	"io"
-	"time"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -13,16 +16,154 @@ import (
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
 
-// A snapshot ref (fleetgen keeps refs/fleetgen/generated) records a tree
-// that is not checked out: what the generator produced last time, the base
-// of three-way merges. It has its own history, so any earlier generated
-// tree can be recovered, and it never touches the index or the worktree.
+// The generated tree — what fleetgen produced last, before any hand edit —
+// is the base of every three-way merge. It lives in the branch's own
+// history, so that a plain `git push` and `git clone` carry it: fleetgen
+// commits each new generated tree on a side line (a "vendor branch": each
+// generated-tree commit's parent is the previous one) and merges it into
+// the branch as the second parent of its own commit, whose message names
+// it in a trailer. `git log --first-parent` shows the branch without it.
 
-// RefFiles maps every file path of ref's tree to its blob hash; empty when
-// the ref does not exist.
-func (r *Repo) RefFiles(ref plumbing.ReferenceName) (map[string]plumbing.Hash, error) {
+// BaseTrailer is the trailer of a fleetgen commit naming the parent that
+// holds the generated tree.
+const BaseTrailer = "Fleetgen-Generated"
+
+// ErrShallow is returned when the history is cut before fleetgen's last
+// commit could be found.
+var ErrShallow = errors.New("this is a shallow clone and fleetgen's last commit is not in the fetched history: fetch it (git fetch --unshallow) and run again")
+
+// FindBase returns the generated-tree commit of the newest fleetgen commit
+// reachable from HEAD (commits are visited newest first, by committer
+// date, as `git log` lists them), or zero when there is none. A fleetgen
+// commit is one whose Fleetgen-Generated trailer names one of its own
+// parents, so a rebased or cherry-picked copy of one (whose parents are
+// different) is not taken for it.
+func (r *Repo) FindBase() (plumbing.Hash, error) {
+	head, ok, err := r.HeadCommit()
+	if err != nil || !ok {
+		return plumbing.ZeroHash, err
+	}
+	shallow := r.shallowCommits()
+	seen := map[plumbing.Hash]bool{head: true}
+	q := &commitQueue{}
+	c, err := object.GetCommit(r.st, head)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read HEAD commit %s: %w", head, err)
+	}
+	heap.Push(q, c)
+	for q.Len() > 0 {
+		c := heap.Pop(q).(*object.Commit)
+		if b := trailerValue(c.Message, BaseTrailer); b != "" {
+			for _, p := range c.ParentHashes {
+				if p.String() == b {
+					return p, nil
+				}
+			}
+		}
+		if shallow[c.Hash] {
+			return plumbing.ZeroHash, ErrShallow
+		}
+		for _, p := range c.ParentHashes {
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			pc, err := object.GetCommit(r.st, p)
+			if err != nil {
+				if len(shallow) > 0 {
+					return plumbing.ZeroHash, ErrShallow
+				}
+				return plumbing.ZeroHash, fmt.Errorf("read commit %s: %w", p, err)
+			}
+			heap.Push(q, pc)
+		}
+	}
+	if len(shallow) > 0 {
+		return plumbing.ZeroHash, ErrShallow
+	}
+	return plumbing.ZeroHash, nil
+}
+
+// LegacyBase returns the commit of the generated-tree ref that fleetgen
+// kept before the generated tree moved into the branch's history (zero
+// when there is none).
+func (r *Repo) LegacyBase(ref plumbing.ReferenceName) (plumbing.Hash, error) {
+	r.refresh()
+	rf, err := r.st.Reference(ref)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", ref, err)
+	}
+	if _, err := object.GetCommit(r.st, rf.Hash()); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read %s commit %s: %w", ref, rf.Hash(), err)
+	}
+	return rf.Hash(), nil
+}
+
+func (r *Repo) shallowCommits() map[plumbing.Hash]bool {
+	cd, err := r.commonDir()
+	if err != nil {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(cd, "shallow"))
+	if err != nil {
+		return nil
+	}
+	m := map[plumbing.Hash]bool{}
+	for _, l := range strings.Fields(string(b)) {
+		m[plumbing.NewHash(l)] = true
+	}
+	return m
+}
+
+// trailerValue is the value of the last "key: value" line of msg's final
+// paragraph.
+func trailerValue(msg, key string) string {
+	msg = strings.TrimRight(msg, "\n")
+	last := msg
+	if i := strings.LastIndex(msg, "\n\n"); i >= 0 {
+		last = msg[i+2:]
+	}
+	val := ""
+	for _, l := range strings.Split(last, "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), key) {
+			val = strings.TrimSpace(v)
+		}
+	}
+	return val
+}
+
+// withTrailer appends "key: value" to msg's trailer block.
+func withTrailer(msg, key, value string) string {
+	msg = strings.TrimRight(msg, "\n")
+	return msg + "\n\n" + key + ": " + value + "\n"
+}
+
+type commitQueue []*object.Commit
+
+func (q commitQueue) Len() int { return len(q) }
+func (q commitQueue) Less(i, j int) bool {
+	if !q[i].Committer.When.Equal(q[j].Committer.When) {
+		return q[i].Committer.When.After(q[j].Committer.When)
+	}
+	return q[i].Hash.String() < q[j].Hash.String()
+}
+func (q commitQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *commitQueue) Push(x any)   { *q = append(*q, x.(*object.Commit)) }
+func (q *commitQueue) Pop() any {
+	old := *q
+	c := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return c
+}
+
+// BaseFiles maps every file path of commit base's tree to its blob hash;
+// empty when base is zero.
+func (r *Repo) BaseFiles(base plumbing.Hash) (map[string]plumbing.Hash, error) {
 	files := map[string]plumbing.Hash{}
-	th, err := r.refTree(ref)
+	th, err := r.commitTree(base)
 	if err != nil || th.IsZero() {
 		return files, err
 	}
@@ -32,18 +173,13 @@ func (r *Repo) RefFiles(ref plumbing.ReferenceName) (map[string]plumbing.Hash, e
 	return files, err
 }
 
-func (r *Repo) refTree(ref plumbing.ReferenceName) (plumbing.Hash, error) {
-	r.refresh()
-	rf, err := r.st.Reference(ref)
-	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+func (r *Repo) commitTree(h plumbing.Hash) (plumbing.Hash, error) {
+	if h.IsZero() {
 		return plumbing.ZeroHash, nil
 	}
+	c, err := object.GetCommit(r.st, h)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", ref, err)
-	}
-	c, err := object.GetCommit(r.st, rf.Hash())
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("read %s commit %s: %w", ref, rf.Hash(), err)
+		return plumbing.ZeroHash, fmt.Errorf("read generated-tree commit %s: %w", h, err)
 	}
 	return c.TreeHash, nil
 }
@@ -62,27 +198,37 @@ func (r *Repo) ReadBlob(h plumbing.Hash) ([]byte, error) {
 	return io.ReadAll(rd)
 }
 
-// Snapshot is the change to a snapshot ref's tree: Files are set (their
+// Snapshot is the change to the generated tree: Files are set (their
 // blobs stored if missing), Remove paths are dropped.
 type Snapshot struct {
 	Files  []tree.File
 	Remove []string
 }
 
-// CommitSnapshot records ref's previous tree + s as a new commit on ref
-// (parent: the ref's previous commit). Nothing is written when the tree is
-// unchanged. The index and worktree are not touched.
-func (r *Repo) CommitSnapshot(ref plumbing.ReferenceName, s Snapshot, message string, author Author, when time.Time) (changed bool, err error) {
-	return r.editSnapshot(ref, message, author, when, func(ed *treeEditor, stage *stagingStore) error {
-		ed.noLookup = r.fresh || len(s.Files)+len(s.Remove) >= packThreshold
+// snapshotCommit makes the new generated tree from opts.Base's (see
+// CommitOptions) and, when it differs, stages a commit of it whose parent
+// is Base. It returns that commit, or Base when nothing changed.
+func (r *Repo) snapshotCommit(stage *stagingStore, opts CommitOptions, newTree plumbing.Hash) (plumbing.Hash, error) {
+	baseTree, err := r.commitTree(opts.Base)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	ed, err := newTreeEditor(stage, baseTree)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	ed.known = r.trees
+	if s := opts.Snapshot; s != nil {
+		many := len(s.Files)+len(s.Remove) >= packThreshold
+		ed.noLookup = r.fresh || many
 		for _, p := range s.Remove {
 			if _, err := ed.remove(p); err != nil {
-				return err
+				return plumbing.ZeroHash, err
 			}
 		}
 		for _, f := range s.Files {
 			if err := tree.CheckPath(f.Path); err != nil {
-				return err
+				return plumbing.ZeroHash, err
 			}
 			mode := filemode.Regular
 			if f.Mode&0o100 != 0 {
@@ -91,67 +237,44 @@ func (r *Repo) CommitSnapshot(ref plumbing.ReferenceName, s Snapshot, message st
 			h := plumbing.ComputeHash(plumbing.BlobObject, f.Content)
 			changed, err := ed.set(f.Path, mode, h)
 			if err != nil {
-				return err
+				return plumbing.ZeroHash, err
 			}
-			if !changed || !r.needsStore(stage, h, len(s.Files) >= packThreshold) {
+			if !changed || !r.needsStore(stage, h, many) {
 				continue
 			}
 			obj := &plumbing.MemoryObject{}
 			obj.SetType(plumbing.BlobObject)
 			if _, err := obj.Write(f.Content); err != nil {
-				return err
+				return plumbing.ZeroHash, err
 			}
 			if _, err := stage.SetEncodedObject(obj); err != nil {
-				return err
+				return plumbing.ZeroHash, err
 			}
 		}
-		return nil
-	})
-}
-
-// editSnapshot loads ref's tree, lets edit change it, and records the
-// result as a new commit on ref (parent: the ref's previous commit) unless
-// the tree is unchanged. The index and worktree are not touched.
-func (r *Repo) editSnapshot(ref plumbing.ReferenceName, message string, author Author, when time.Time, edit func(*treeEditor, *stagingStore) error) (bool, error) {
-	r.refresh()
-	var old *plumbing.Reference
-	var parent, parentTree plumbing.Hash
-	if rf, err := r.st.Reference(ref); err == nil {
-		old, parent = rf, rf.Hash()
-		c, err := object.GetCommit(r.st, parent)
+	}
+	for _, p := range opts.SnapshotCopy {
+		h, mode, ok, err := r.subtreeIn(stage, newTree, p)
 		if err != nil {
-			return false, fmt.Errorf("read %s commit %s: %w", ref, parent, err)
+			return plumbing.ZeroHash, err
 		}
-		parentTree = c.TreeHash
-	} else if !errors.Is(err, plumbing.ErrReferenceNotFound) {
-		return false, fmt.Errorf("read %s: %w", ref, err)
+		if err := ed.setEntry(p, mode, h, ok); err != nil {
+			return plumbing.ZeroHash, err
+		}
 	}
-	stage := newStagingStore(r.st)
-	ed, err := newTreeEditor(stage, parentTree)
+	snapTree, err := ed.write(true)
 	if err != nil {
-		return false, err
+		return plumbing.ZeroHash, err
 	}
-	if err := edit(ed, stage); err != nil {
-		return false, err
+	if snapTree == baseTree && !opts.Base.IsZero() {
+		return opts.Base, nil
 	}
-	newTree, err := ed.write(true)
-	if err != nil {
-		return false, err
+	var parents []plumbing.Hash
+	if !opts.Base.IsZero() {
+		parents = []plumbing.Hash{opts.Base}
 	}
-	if newTree == parentTree {
-		return false, nil
+	msg := opts.SnapshotMessage
+	if msg == "" {
+		msg = "fleetgen: generated tree"
 	}
-	h, err := writeCommit(stage, CommitOptions{Message: message, Author: author, When: when}, newTree, parent)
-	if err != nil {
-		return false, err
-	}
-	staged := stage.order
-	if err := stage.flush(); err != nil {
-		return false, err
-	}
-	r.remember(staged)
-	if err := r.st.CheckAndSetReference(plumbing.NewHashReference(ref, h), old); err != nil {
-		return false, fmt.Errorf("move %s to %s: %w", ref, h, err)
-	}
-	return true, nil
+	return writeCommit(stage, opts.Author, opts.When, nil, msg, snapTree, parents)
 }
