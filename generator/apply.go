@@ -53,6 +53,11 @@ type ApplyOptions struct {
 	Author      gitrepo.Author
 	When        time.Time
 	SignKey     *openpgp.Entity
+	// UserFiles, when set, makes the run write and commit only these
+	// files, as given: the user's own (an attached design document), not
+	// part of the generated tree, which stays as it is. The run's plan is
+	// not applied.
+	UserFiles []tree.File
 	// Progress, when set, is called as files are written.
 	Progress func(done, total int)
 	// Check, when set, validates the plan (Result.Check): it runs while
@@ -230,7 +235,12 @@ func readRepo(opts ApplyOptions) (_ *repoState, err error) {
 			}
 		}
 	}
-	if len(opts.Regions) > 0 {
+	switch {
+	case len(opts.UserFiles) > 0:
+		for _, f := range opts.UserFiles {
+			st.scopePaths = append(st.scopePaths, f.Path)
+		}
+	case len(opts.Regions) > 0:
 		for _, r := range opts.Regions {
 			st.scopePaths = append(st.scopePaths, RegionPaths(r)...)
 		}
@@ -248,7 +258,7 @@ func readRepo(opts ApplyOptions) (_ *repoState, err error) {
 	// (and what a killed run left): in a 25,000-file repository the
 	// whole-tree walks would cost more than the regeneration itself.
 	var prefixes []string
-	if len(opts.Regions) > 0 {
+	if st.scopePaths != nil {
 		prefixes = append(prefixes, st.scopePaths...)
 		for p := range st.pending {
 			prefixes = append(prefixes, p)
@@ -301,11 +311,25 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 	rep := &ApplyReport{}
 	repo, pending, head, base, scopePaths := st.repo, st.pending, st.head, st.base, st.scopePaths
 	inScope := scopeFunc(opts.Regions, opts.Paths)
+	files := res.Tree.Files
+	if opts.UserFiles != nil {
+		inScope = func(string) bool { return false }
+		files = nil
+		for _, f := range opts.UserFiles {
+			if cur, ok := currentHash(opts.Dir, f.Path, head, pending); ok && cur == plumbing.ComputeHash(plumbing.BlobObject, f.Content) {
+				continue
+			} else if ok {
+				rep.Changes = append(rep.Changes, Change{Path: f.Path, Action: Update, New: f.Content, Mode: f.Mode})
+			} else {
+				rep.Changes = append(rep.Changes, Change{Path: f.Path, Action: Create, New: f.Content, Mode: f.Mode})
+			}
+		}
+	}
 
 	// Decide every path before touching anything.
 	var conflicts []Conflict
 	planned := map[string]bool{}
-	for _, f := range res.Tree.Files {
+	for _, f := range files {
 		planned[f.Path] = true
 		if !inScope(f.Path) {
 			continue
@@ -411,8 +435,11 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 	for p := range pending {
 		if !writtenPaths[p] {
 			if b, err := readWorktree(opts.Dir, p); err == nil {
-				st, _ := os.Stat(filepath.Join(opts.Dir, filepath.FromSlash(p)))
-				commitWrite = append(commitWrite, tree.File{Path: p, Content: b, Mode: uint32(st.Mode().Perm())})
+				fi, err := os.Stat(filepath.Join(opts.Dir, filepath.FromSlash(p)))
+				if err != nil {
+					return nil, err
+				}
+				commitWrite = append(commitWrite, tree.File{Path: p, Content: b, Mode: uint32(fi.Mode().Perm())})
 			} else if errors.Is(err, fs.ErrNotExist) {
 				commitDelete = append(commitDelete, p)
 			}
@@ -428,12 +455,15 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 		ExpectHead: &st.headCommit, Base: st.baseCommit, RecordBase: st.legacy,
 		SnapshotMessage: "fleetgen: generated tree\n\n" + firstLine(opts.Message),
 	}
-	if scopePaths != nil && len(pending) == 0 && generatedAsIs(res, rep.Changes, head) {
+	switch {
+	case opts.UserFiles != nil:
+		// The generated tree does not change.
+	case scopePaths != nil && len(pending) == 0 && generatedAsIs(res, rep.Changes, head):
 		// The region's folders now hold exactly what was generated:
 		// the generated tree takes the new commit's subtrees instead of
 		// rebuilding them.
 		co.SnapshotCopy = scopePaths
-	} else {
+	default:
 		s := snapshotOf(res, inScope, base, rep.Changes)
 		co.Snapshot = &s
 	}
@@ -583,6 +613,8 @@ func decideFile(repo *gitrepo.Repo, dir string, f tree.File, head, base map[stri
 		return &Change{Path: f.Path, Action: KeepDeleted}, nil, nil
 	case !exists:
 		return &Change{Path: f.Path, Action: Create, New: f.Content, Mode: f.Mode}, nil, nil
+	case f.Owner == tree.Input:
+		return &Change{Path: f.Path, Action: Update, New: f.Content, Mode: f.Mode}, nil, nil
 	}
 	if hadBase && ours == baseHash {
 		// Untouched by the user: replaced. The old bytes are read only

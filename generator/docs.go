@@ -15,9 +15,9 @@ import (
 // prompts, .sops.yaml, and the spec itself.
 func (p *planner) docs(sourcesOnly bool) error {
 	s := &p.l.Spec
-	p.t.Add(tree.File{Path: "fleet.yaml", Content: p.l.Source, Owner: tree.Generated, Mode: tree.ModeFile})
+	p.t.Add(tree.File{Path: "fleet.yaml", Content: p.l.Source, Owner: tree.Input, Mode: tree.ModeFile})
 	if s.Inventory != "" {
-		p.t.Add(tree.File{Path: path.Clean(s.Inventory), Content: p.l.InventorySource, Owner: tree.Generated, Mode: tree.ModeFile})
+		p.t.Add(tree.File{Path: path.Clean(s.Inventory), Content: p.l.InventorySource, Owner: tree.Input, Mode: tree.ModeFile})
 	}
 	if sourcesOnly {
 		return nil

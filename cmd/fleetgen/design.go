@@ -14,8 +14,6 @@ import (
 
 	"github.com/fleetgen/fleetgen/generator"
 	"github.com/fleetgen/fleetgen/generator/design"
-	"github.com/fleetgen/fleetgen/generator/fsutil"
-	"github.com/fleetgen/fleetgen/generator/gitrepo"
 	"github.com/fleetgen/fleetgen/generator/prompt"
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
@@ -91,33 +89,22 @@ func (o *designAttachOptions) run(cmd *cobra.Command, file string) error {
 		fmt.Fprintf(w, "dry run: would write %s (%d bytes) and commit it\n", DesignDocPath, len(out))
 		return nil
 	}
-	repo, err := gitrepo.Open(o.dir)
-	if err != nil {
-		return err
-	}
-	if changed, err := repo.Changes(); err != nil {
-		return err
-	} else if len(changed) > 0 {
-		return fmt.Errorf("%s has uncommitted changes (%s...); commit or stash them first (nothing was written)", o.dir, changed[0])
-	}
 	ao, err := o.applyOptions(o.dir, "fleetgen: attach design document ("+filepath.Base(file)+")")
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(o.dir, DesignDocPath, out, tree.ModeFile); err != nil {
-		return err
-	}
-	h, committed, err := repo.Commit(gitrepo.CommitOptions{
-		Write:   []tree.File{{Path: DesignDocPath, Content: out, Mode: tree.ModeFile}},
-		Message: ao.Message, Author: ao.Author, When: ao.When, SignKey: ao.SignKey,
-	})
+	// The same write path as every command: lock, journal, commit.
+	ao.DirFlag = "--dir"
+	ao.UserFiles = []tree.File{{Path: DesignDocPath, Content: out, Mode: tree.ModeFile}}
+	arep, err := generator.ApplyPlanned(ao, func() (*generator.Result, error) { return res, nil })
 	if err != nil {
 		return err
 	}
+	committed, h := arep.Committed, arep.Commit
 	if !committed {
 		fmt.Fprintf(w, "%s already holds this document: nothing to commit\n", DesignDocPath)
 	} else {
-		fmt.Fprintf(w, "attached %s as %s; committed %s\n", file, DesignDocPath, shortHash(h.String()))
+		fmt.Fprintf(w, "attached %s as %s; committed %s\n", file, DesignDocPath, shortHash(h))
 	}
 	if !rep.OK() {
 		fmt.Fprintf(w, "note: design check finds %d contradiction(s); run: fleetgen design check --dir %s\n", len(rep.Findings), o.dir)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing/fstest"
@@ -202,12 +204,13 @@ func encodeInventory(name string, old []byte, rows []spec.InventoryRow) ([]byte,
 		header = recs
 	}
 	for _, r := range rows {
-		for k := range r.Labels {
+		// New columns in sorted order: the same rows give the same bytes.
+		for _, k := range slices.Sorted(maps.Keys(r.Labels)) {
 			if !contains(header, "label:"+k) {
 				header = append(header, "label:"+k)
 			}
 		}
-		for k := range r.Values {
+		for _, k := range slices.Sorted(maps.Keys(r.Values)) {
 			if !contains(header, k) {
 				header = append(header, k)
 			}

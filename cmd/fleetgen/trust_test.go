@@ -305,3 +305,28 @@ func TestLegacyGeneratedRefIsMigrated(t *testing.T) {
 }
 
 var _ = plumbing.ZeroHash
+
+// New inventory columns come in sorted order: the same command gives the
+// same bytes (they came in map order).
+func TestInventoryColumnsAreDeterministic(t *testing.T) {
+	var first string
+	for i := 0; i < 4; i++ {
+		dir := newRepo(t)
+		editSpec(t, dir, "  regions:\n", "  inventory: clusters.csv\n  regions:\n")
+		writeFile(t, filepath.Join(dir, "clusters.csv"), "name,region\n")
+		git(t, dir, "add", "-A")
+		git(t, dir, "commit", "-qm", "inventory")
+		mustFleetgen(t, append([]string{"inventory", "add", "--dir", dir, "--region", "north-sea", "rig-x",
+			"--label", "b.example.com/z=1", "--label", "a.example.com/y=2", "--label", "c.example.com/x=3",
+			"--value", "ZED=1", "--value", "ALPHA=2", "--value", "MID=3"}, testAuthor...)...)
+		got := readFile(t, filepath.Join(dir, "clusters.csv"))
+		if i == 0 {
+			first = got
+			if h := strings.SplitN(got, "\n", 2)[0]; h != "name,region,label:a.example.com/y,label:b.example.com/z,label:c.example.com/x,ALPHA,MID,ZED" {
+				t.Fatalf("header = %q", h)
+			}
+		} else if got != first {
+			t.Fatalf("run %d wrote\n%s\nrun 1 wrote\n%s", i+1, got, first)
+		}
+	}
+}

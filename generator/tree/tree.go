@@ -20,6 +20,10 @@ const (
 	// Seeded files are written once as a starting point and then belong to
 	// the user: fleetgen never rewrites them.
 	Seeded
+	// Input files are the spec's own sources (fleet.yaml, the inventory):
+	// their content is what the user wrote or asked for (inventory add),
+	// so they are written as planned, never merged or refused as foreign.
+	Input
 )
 
 func (o Owner) String() string {
@@ -28,6 +32,8 @@ func (o Owner) String() string {
 		return "generated"
 	case Seeded:
 		return "seeded"
+	case Input:
+		return "input"
 	}
 	return fmt.Sprintf("Owner(%d)", int(o))
 }
