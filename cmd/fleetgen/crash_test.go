@@ -330,7 +330,7 @@ func crashScenarios() []crashScenario {
 		{
 			name:   "generate-new",
 			args:   func(dir string) []string { return []string{"generate", "--out", dir} },
-			points: []string{"journal", "write:1", "write:40", "write:last", "objects", "ref", "commit"},
+			points: []string{"journal", "write:1", "write:40", "write:last", "objects", "reflock", "ref", "commit"},
 		},
 		{
 			name: "regen-spec-change",
@@ -340,7 +340,7 @@ func crashScenarios() []crashScenario {
 				h.gitCLI(t, dir, "commit", "-q", "-a", "-m", "north-sea: intermittent link, one more rig")
 			},
 			args:   func(dir string) []string { return []string{"regen", "--dir", dir} },
-			points: []string{"journal", "write:5", "write:last", "objects", "ref", "commit", "write:5+journal"},
+			points: []string{"journal", "write:5", "write:last", "objects", "reflock", "ref", "commit", "write:5+journal"},
 			kept:   map[string][]string{"fleet.yaml": {crashNorthSeaChanged}},
 		},
 		{
@@ -355,7 +355,7 @@ func crashScenarios() []crashScenario {
 				h.gitCLI(t, dir, "commit", "-q", "-a", "-m", "north-sea: label, link, rig; gulf: one rig less")
 			},
 			args:   func(dir string) []string { return []string{"regen", "--dir", dir} },
-			points: []string{"journal", "write:1", "write:@delete2", "write:@merge", "write:last", "objects", "ref", "commit"},
+			points: []string{"journal", "write:1", "write:@delete2", "write:@merge", "write:last", "objects", "reflock", "ref", "commit"},
 			kept: map[string][]string{
 				crashOverlay:    {crashOverlayAdd, "acme-energy.example/tier: gold"},
 				crashClusterApp: {crashClusterAdd, "interval: 15m0s"},

@@ -25,6 +25,11 @@ type lockRecord struct {
 	// so a rerun never removes a lock file git made after the run died.
 	IndexDev uint64 `json:"indexDev,omitempty"`
 	IndexIno uint64 `json:"indexIno,omitempty"`
+	// RefLock is the <ref>.lock the run is updating a ref through, with
+	// its device and inode, for the same reason.
+	RefLock    string `json:"refLock,omitempty"`
+	RefLockDev uint64 `json:"refLockDev,omitempty"`
+	RefLockIno uint64 `json:"refLockIno,omitempty"`
 }
 
 // Lock is held by a run from before it reads the repository until after it
@@ -33,6 +38,8 @@ type lockRecord struct {
 // between and is then silently reverted, and fleetgen.lock.
 type Lock struct {
 	repo      *Repo
+	rec       lockRecord
+	prev      lockRecord // the record a killed run left, if any
 	fl        *os.File // fleetgen.lock, flock-ed
 	flPath    string
 	index     *os.File // index.lock, still to be renamed over the index
@@ -86,6 +93,7 @@ func (r *Repo) Lock() (*Lock, error) {
 		f.Close()
 	}
 	prev := readLockRecord(l.fl)
+	l.prev = prev
 	// 2. index.lock, exclusive as git takes it.
 	for attempt := 0; ; attempt++ {
 		f, err := os.OpenFile(l.indexPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
@@ -114,6 +122,7 @@ func (r *Repo) Lock() (*Lock, error) {
 	if st, err := l.index.Stat(); err == nil {
 		rec.IndexDev, rec.IndexIno = devIno(st)
 	}
+	l.rec = rec
 	if err := writeLockRecord(l.fl, rec); err != nil {
 		l.Release()
 		return nil, err
@@ -279,5 +288,38 @@ func CrashPoint(stage string, n int) {
 	}
 	if want == stage || want == fmt.Sprintf("%s:%d", stage, n) {
 		os.Exit(137)
+	}
+}
+
+// takeRefLock creates path (a <ref>.lock) exclusively. A lock file that a
+// killed fleetgen run left there (named, with its inode, in that run's
+// record) is taken over; any other is respected.
+func (l *Lock) takeRefLock(path string) (*os.File, error) {
+	for attempt := 0; ; attempt++ {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			if l != nil && l.fl != nil {
+				l.rec.RefLock = path
+				if st, err := f.Stat(); err == nil {
+					l.rec.RefLockDev, l.rec.RefLockIno = devIno(st)
+				}
+				if err := writeLockRecord(l.fl, l.rec); err != nil {
+					f.Close()
+					os.Remove(path)
+					return nil, err
+				}
+			}
+			return f, nil
+		}
+		if !errors.Is(err, fs.ErrExist) || attempt > 0 || l == nil {
+			return nil, err
+		}
+		st, serr := os.Stat(path)
+		if serr != nil || l.prev.RefLock != path || !sameDevIno(st, l.prev.RefLockDev, l.prev.RefLockIno) {
+			return nil, err
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
 	}
 }

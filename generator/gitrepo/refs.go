@@ -34,7 +34,7 @@ func (r *Repo) updateRef(ref plumbing.ReferenceName, old, new plumbing.Hash, who
 		return err
 	}
 	lockPath := path + ".lock"
-	f, err := os.OpenFile(lockPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := r.lock.takeRefLock(lockPath)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return &ErrLocked{fmt.Sprintf("%s exists: another git process is updating %s; wait for it, or remove the file if no git process is running (nothing was committed)", lockPath, ref)}
@@ -68,6 +68,7 @@ func (r *Repo) updateRef(ref plumbing.ReferenceName, old, new plumbing.Hash, who
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", lockPath, err)
 	}
+	CrashPoint("reflock", 0)
 	// The reflog first, as git does (under the ref's lock).
 	line := reflogLine(old, new, who, when, msg)
 	if r.logsRef(ref) {
