@@ -93,11 +93,13 @@ func (r *Repo) LegacyBase(ref plumbing.ReferenceName) (plumbing.Hash, error) {
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return plumbing.ZeroHash, nil
 	}
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", ref, err)
+	if err == nil {
+		_, err = object.GetCommit(r.st, rf.Hash())
 	}
-	if _, err := object.GetCommit(r.st, rf.Hash()); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("read %s commit %s: %w", ref, rf.Hash(), err)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("%s (where fleetgen before v0.3 kept the generated tree) is damaged: %v; "+
+			"if a backup or another clone has it, copy it back; else delete it with `git update-ref -d %s` "+
+			"(fleetgen then reports every generated file you changed as a conflict, to resolve by hand)", ref, err, ref)
 	}
 	return rf.Hash(), nil
 }
