@@ -205,8 +205,14 @@ func TestForeignIndexLockIsRespected(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "index.lock exists") {
 		t.Fatalf("regen over a foreign index.lock: exit %d\n%s", code, errs)
 	}
-	if after := snapshotDir(t, dir); len(after) != len(before) {
-		t.Error("files changed")
+	after := snapshotDir(t, dir)
+	for p, b := range before {
+		if after[p] != b {
+			t.Errorf("%s changed although fleetgen refused", p)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d files before, %d after", len(before), len(after))
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".git", "index.lock")); err != nil {
 		t.Error("fleetgen removed a lock it did not make")
