@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -53,6 +55,11 @@ type ApplyOptions struct {
 	Author      gitrepo.Author
 	When        time.Time
 	SignKey     *openpgp.Entity
+	// Inputs are the files the plan was made from (fleet.yaml, the
+	// inventory), path -> bytes as read. They were read before the run
+	// took its lock: if one changed since (a commit or an edit meanwhile),
+	// the run stops instead of writing the old content back.
+	Inputs map[string][]byte
 	// UserFiles, when set, makes the run write and commit only these
 	// files, as given: the user's own (an attached design document), not
 	// part of the generated tree, which stays as it is. The run's plan is
@@ -310,6 +317,11 @@ func readRepo(opts ApplyOptions) (_ *repoState, err error) {
 func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error) (*ApplyReport, error) {
 	rep := &ApplyReport{}
 	repo, pending, head, base, scopePaths := st.repo, st.pending, st.head, st.base, st.scopePaths
+	for _, p := range slices.Sorted(maps.Keys(opts.Inputs)) {
+		if now, err := readWorktree(opts.Dir, p); err != nil || !bytes.Equal(now, opts.Inputs[p]) {
+			return nil, fmt.Errorf("%s changed since fleetgen read it (an edit or a commit meanwhile); nothing was written: run fleetgen again", p)
+		}
+	}
 	inScope := scopeFunc(opts.Regions, opts.Paths)
 	files := res.Tree.Files
 	if opts.UserFiles != nil {

@@ -157,6 +157,7 @@ func (o *inventoryOptions) run(cmd *cobra.Command, names []string, add bool) err
 	}
 	ao.Regions = regions
 	ao.Paths = []string{path.Clean(inv)}
+	ao.Inputs = specInputs(l)
 	ao.DirFlag = "--dir"
 	ao.Check = checkPlanned
 	ao.Progress = progress(cmd.ErrOrStderr(), o.quiet)

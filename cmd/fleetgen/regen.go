@@ -65,6 +65,7 @@ func (o *regenOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	ao.Regions = o.regions
+	ao.Inputs = specInputs(l)
 	ao.PruneEdited = o.pruneEdited
 	ao.DirFlag = "--dir"
 	ao.Check = checkPlanned

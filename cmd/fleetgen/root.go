@@ -67,6 +67,16 @@ func loadRepoSpec(dir string) (*spec.Loaded, error) {
 	return spec.LoadFile(p)
 }
 
+// specInputs are the files a repository's spec was loaded from, as read
+// (see generator.ApplyOptions.Inputs).
+func specInputs(l *spec.Loaded) map[string][]byte {
+	in := map[string][]byte{"fleet.yaml": l.Source}
+	if l.Spec.Inventory != "" {
+		in[path.Clean(l.Spec.Inventory)] = l.InventorySource
+	}
+	return in
+}
+
 type notFleetRepoError struct{ dir string }
 
 func (e *notFleetRepoError) Error() string {

@@ -336,3 +336,27 @@ func TestInventoryColumnsAreDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// fleet.yaml is read before the run takes its lock: a spec commit landing
+// in between makes the run stop, instead of writing the old spec back.
+func TestSpecCommittedWhileStartingIsNotReverted(t *testing.T) {
+	dir := newRepo(t)
+	l, err := loadRepoSpec(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	editSpec(t, dir, "      clusterPrefix: ns-rig\n", "      clusterPrefix: ns-rig\n      connectivity: intermittent\n")
+	git(t, dir, "commit", "-qam", "spec, committed meanwhile")
+	head := git(t, dir, "rev-parse", "HEAD")
+	opts := generator.ApplyOptions{Dir: dir, Message: "fleetgen: regen", Author: gitrepo.Author{Name: "F", Email: "f@example.com"}, Inputs: specInputs(l)}
+	_, err = generator.ApplyPlanned(opts, func() (*generator.Result, error) { return generator.Plan(l) })
+	if err == nil || !strings.Contains(err.Error(), "fleet.yaml changed since fleetgen read it") {
+		t.Fatalf("apply of a stale spec: %v", err)
+	}
+	if h := git(t, dir, "rev-parse", "HEAD"); h != head {
+		t.Errorf("HEAD moved to %s", h)
+	}
+	if !strings.Contains(readFile(t, filepath.Join(dir, "fleet.yaml")), "connectivity: intermittent") {
+		t.Error("the committed spec change was written over")
+	}
+}
