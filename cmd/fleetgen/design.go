@@ -91,18 +91,29 @@ func (o *designAttachOptions) run(cmd *cobra.Command, file string) error {
 		fmt.Fprintf(w, "dry run: would write %s (%d bytes) and commit it\n", DesignDocPath, len(out))
 		return nil
 	}
+	ao, err := o.applyOptions(o.dir, "fleetgen: attach design document ("+filepath.Base(file)+")", l.Spec.Git.Branch)
+	if err != nil {
+		return err
+	}
+	compat, err := gitrepo.CheckCompat(o.dir, ao.Compat)
+	if err != nil {
+		return err
+	}
 	repo, err := gitrepo.Open(o.dir)
 	if err != nil {
 		return err
 	}
-	if changed, err := repo.Changes(); err != nil {
+	if err := compat.CheckPaths([]string{DesignDocPath}); err != nil {
 		return err
-	} else if len(changed) > 0 {
-		return fmt.Errorf("%s has uncommitted changes (%s...); commit or stash them first (nothing was written)", o.dir, changed[0])
 	}
-	ao, err := o.applyOptions(o.dir, "fleetgen: attach design document ("+filepath.Base(file)+")")
+	head, err := repo.HeadFilesIn([]string{DesignDocPath})
 	if err != nil {
 		return err
+	}
+	if dirty, err := repo.Dirty([]string{DesignDocPath}, head, compat); err != nil {
+		return err
+	} else if len(dirty) > 0 {
+		return fmt.Errorf("%s has uncommitted changes in files fleetgen would write: %s (%s); commit or stash them first (nothing was written)", o.dir, dirty[0].Path, dirty[0].Reason)
 	}
 	if err := fsutil.WriteFileAtomic(o.dir, DesignDocPath, out, tree.ModeFile); err != nil {
 		return err
