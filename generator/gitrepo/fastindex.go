@@ -89,6 +89,7 @@ func parseIndex(b []byte) (*rawIndex, error) {
 	x := &rawIndex{data: b, version: version, offs: make([]int, n+1), names: make([]string, n), entries: make([]*index.Entry, n)}
 	pos := 12
 	prev := ""
+	badOrder := false
 	for i := 0; i < n; i++ {
 		if pos+entryFixed > end {
 			return nil, errSlowPath
@@ -124,7 +125,9 @@ func parseIndex(b []byte) (*rawIndex, error) {
 		}
 		prev = x.names[i]
 		if i > 0 && compareNameStage(x.names[i-1], x.stage(i-1), x.names[i], x.stage(i)) >= 0 {
-			return nil, errSlowPath
+			// Out of order, or a split index's entries whose names
+			// live in the shared index: read on to its extensions.
+			badOrder = true
 		}
 	}
 	if pos > end {
@@ -154,6 +157,9 @@ func parseIndex(b []byte) (*rawIndex, error) {
 			x.reuc = b[pos : pos+8+size]
 		}
 		pos += 8 + size
+	}
+	if badOrder {
+		return nil, errSlowPath
 	}
 	return x, nil
 }
