@@ -51,6 +51,13 @@ func (r *Repo) Dirty(paths []string, head map[string]plumbing.Hash, c *Compat) (
 	if err != nil {
 		return nil, fmt.Errorf("read index: %w", err)
 	}
+	// Nothing staged near the paths (the common case) is proved by tree
+	// hash, the way git's cache tree does, over their folders two levels
+	// down: then no path needs comparing with HEAD one by one.
+	_, noneStaged, err := r.headFromIndex(idx, twoLevels(paths))
+	if err != nil {
+		return nil, err
+	}
 	modes := &headModes{r: r, dirs: map[string]map[string]filemode.FileMode{}}
 	var out []DirtyPath
 	for _, p := range paths {
@@ -66,6 +73,8 @@ func (r *Repo) Dirty(paths []string, head map[string]plumbing.Hash, c *Compat) (
 		hh, inHead := head[p]
 		reason := ""
 		switch {
+		case noneStaged && e != nil:
+			// index == HEAD here: only the worktree can differ
 		case unmerged:
 			reason = "unmerged"
 		case e != nil && e.IntentToAdd:
@@ -161,6 +170,27 @@ func (h *headModes) of(p string) (filemode.FileMode, error) {
 		h.dirs[dir] = m
 	}
 	return m[name], nil
+}
+
+// twoLevels returns the distinct folders (or files) the paths are in, cut
+// two levels below the root: clusters/north-sea for
+// clusters/north-sea/rig-1/apps.yaml, README.md for README.md.
+func twoLevels(paths []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range paths {
+		cut := p
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			if j := strings.IndexByte(p[i+1:], '/'); j >= 0 {
+				cut = p[:i+1+j]
+			}
+		}
+		if !seen[cut] {
+			seen[cut] = true
+			out = append(out, cut)
+		}
+	}
+	return out
 }
 
 func sparseDir(p string) string {
