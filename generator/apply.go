@@ -71,6 +71,9 @@ type ApplyOptions struct {
 	// Apply reads the repository and decides, and nothing is written, and
 	// no other error reported, unless it returns nil.
 	Check func(*Result) error
+	// Compat answers the git policies fleetgen does not apply itself
+	// (branch, hooks, signing); see gitrepo.CheckCompat.
+	Compat gitrepo.CompatOptions
 }
 
 // Action is what Apply does (or would do) to one path.
@@ -205,6 +208,7 @@ func ApplyPlanned(opts ApplyOptions, plan func() (*Result, error)) (*ApplyReport
 // repoState is what Apply reads from the repository before deciding.
 type repoState struct {
 	repo       *gitrepo.Repo // nil: no repository yet
+	compat     *gitrepo.Compat
 	pending    map[string]string
 	head, base map[string]plumbing.Hash
 	scopePaths []string // folders and files of a run limited to regions
@@ -223,6 +227,15 @@ func readRepo(opts ApplyOptions) (_ *repoState, err error) {
 	}
 	st := &repoState{head: map[string]plumbing.Hash{}, base: map[string]plumbing.Hash{}}
 	if _, serr := os.Stat(filepath.Join(opts.Dir, ".git")); serr == nil {
+		co := opts.Compat
+		if opts.DryRun { // writes nothing: only what it cannot read is refused
+			co.AllowOtherBranch, co.NoVerify, co.Signing = true, true, true
+		}
+		c, cerr := gitrepo.CheckCompat(opts.Dir, co)
+		if cerr != nil {
+			return nil, cerr
+		}
+		st.compat = c
 		r, oerr := gitrepo.Open(opts.Dir)
 		if oerr != nil {
 			return nil, oerr
@@ -270,9 +283,6 @@ func readRepo(opts ApplyOptions) (_ *repoState, err error) {
 		for p := range st.pending {
 			prefixes = append(prefixes, p)
 		}
-	}
-	if err := refuseUncommitted(repo, opts.Dir, st.pending, prefixes); err != nil {
-		return nil, err
 	}
 	if h, ok, err := repo.HeadCommit(); err != nil {
 		return nil, fmt.Errorf("read HEAD: %w", err)
@@ -380,6 +390,11 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 	if err := waitCheck(); err != nil {
 		return nil, err
 	}
+	if repo != nil {
+		if err := refuseDirty(repo, opts.Dir, st, rep.Changes, conflicts); err != nil {
+			return nil, err
+		}
+	}
 	if len(conflicts) > 0 {
 		return nil, &ConflictError{Conflicts: conflicts}
 	}
@@ -390,7 +405,7 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 
 	// Write: journal, files, sync, commit, then the generated snapshot.
 	if repo == nil {
-		r, created, err := gitrepo.OpenOrInit(opts.Dir)
+		r, created, err := gitrepo.OpenOrInitOn(opts.Dir, opts.Compat.Branch)
 		if err != nil {
 			return nil, err
 		}
@@ -641,7 +656,15 @@ func decideFile(repo *gitrepo.Repo, dir string, f tree.File, head, base map[stri
 		}
 		return &Change{Path: f.Path, Action: Update, Old: old, New: f.Content, Mode: f.Mode}, nil, nil
 	}
-	old, err := readWorktree(dir, f.Path)
+	// Yours is the committed content (the worktree holds it, as git
+	// checks it out; refuseDirty makes sure), or what a killed run wrote.
+	var old []byte
+	var err error
+	if _, ok := pending[f.Path]; ok || repo == nil {
+		old, err = readWorktree(dir, f.Path)
+	} else {
+		old, err = repo.ReadBlob(ours)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -751,30 +774,46 @@ func checkTarget(dir, flag string) error {
 	return nil
 }
 
-func refuseUncommitted(repo *gitrepo.Repo, dir string, pending map[string]string, prefixes []string) error {
-	var changed []string
-	var err error
-	if prefixes == nil {
-		changed, err = repo.Changes()
-	} else {
-		changed, err = repo.ChangesIn(prefixes)
+// refuseDirty refuses, before anything is written, when git would not
+// write the changes' files as fleetgen does (attributes, filters, sparse
+// checkout), or when one of the files fleetgen would write or delete (or
+// that conflict) holds uncommitted work, as git judges it. Other paths
+// are not looked at: fleetgen commits only its own. A killed run's own
+// writes (the journal) are not the user's work.
+func refuseDirty(repo *gitrepo.Repo, dir string, st *repoState, changes []Change, conflicts []Conflict) error {
+	var writes, paths []string
+	for _, c := range changes {
+		if c.Writes() {
+			paths = append(paths, c.Path)
+			if c.Action != Delete {
+				writes = append(writes, c.Path)
+			}
+		}
 	}
+	for _, c := range conflicts {
+		paths = append(paths, c.Path)
+	}
+	if st.compat != nil {
+		if err := st.compat.CheckPaths(writes); err != nil {
+			return err
+		}
+	}
+	changed, err := repo.Dirty(paths, st.head, st.compat)
 	if err != nil {
 		return err
 	}
 	var dirty []string
-	for _, p := range changed {
-		want, ok := pending[p]
-		if ok {
+	for _, d := range changed {
+		if want, ok := st.pending[d.Path]; ok {
 			if strings.HasPrefix(want, newPrefix) {
 				continue // a file a killed run was creating: whatever is there is ours
 			}
-			b, err := readWorktree(dir, p)
+			b, err := readWorktree(dir, d.Path)
 			if (err != nil && want == "") || (err == nil && plumbing.ComputeHash(plumbing.BlobObject, b).String() == want) {
 				continue // our own write from a run that was killed
 			}
 		}
-		dirty = append(dirty, p)
+		dirty = append(dirty, d.Path+" ("+d.Reason+")")
 	}
 	if len(dirty) == 0 {
 		return nil
@@ -784,7 +823,7 @@ func refuseUncommitted(repo *gitrepo.Repo, dir string, pending map[string]string
 		more = fmt.Sprintf(" (and %d more)", len(dirty)-10)
 		dirty = dirty[:10]
 	}
-	return fmt.Errorf("%s has uncommitted changes: %s%s; commit or stash them first (nothing was written)", dir, strings.Join(dirty, ", "), more)
+	return fmt.Errorf("%s has uncommitted changes in files fleetgen would write: %s%s; commit or stash them first (nothing was written)", dir, strings.Join(dirty, ", "), more)
 }
 
 // newPrefix marks a journal entry for a file that did not exist: it is

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetgen/fleetgen/generator/gitrepo"
+	"github.com/fleetgen/fleetgen/generator/tree"
 )
 
 // A failing ApplyOptions.Check (it runs while Apply reads) stops the run
@@ -65,10 +66,25 @@ func TestFailingCheckWritesNothing(t *testing.T) {
 	if !errors.Is(err, refused) || ran {
 		t.Errorf("a failing plan over an edited repository: %v (check ran: %v)", err, ran)
 	}
-	// Without a plan or check error, the repository's refusal.
+	// Without a plan or check error, the repository's refusal, when the
+	// run would write over an edited file (README.md, which it would not
+	// write, is left alone).
+	var gen int
+	for gen = range res.Tree.Files {
+		if res.Tree.Files[gen].Owner == tree.Generated {
+			break
+		}
+	}
+	p := res.Tree.Files[gen].Path
+	if err := os.WriteFile(filepath.Join(dir, p), []byte("hand edit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changed := *res
+	changed.Tree = tree.Tree{Files: append([]tree.File(nil), res.Tree.Files...)}
+	changed.Tree.Files[gen].Content = append([]byte("# changed spec\n"), res.Tree.Files[gen].Content...)
 	_, err = ApplyPlanned(ApplyOptions{Dir: dir, Message: "m", Author: author, When: when, Check: func(*Result) error { return nil }},
-		func() (*Result, error) { return res, nil })
-	if err == nil || !strings.Contains(err.Error(), "README.md") {
-		t.Errorf("an edited README.md was not refused: %v", err)
+		func() (*Result, error) { return &changed, nil })
+	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "uncommitted") {
+		t.Errorf("an edited %s was not refused: %v", p, err)
 	}
 }

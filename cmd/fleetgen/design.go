@@ -89,7 +89,7 @@ func (o *designAttachOptions) run(cmd *cobra.Command, file string) error {
 		fmt.Fprintf(w, "dry run: would write %s (%d bytes) and commit it\n", DesignDocPath, len(out))
 		return nil
 	}
-	ao, err := o.applyOptions(o.dir, "fleetgen: attach design document ("+filepath.Base(file)+")")
+	ao, err := o.applyOptions(o.dir, "fleetgen: attach design document ("+filepath.Base(file)+")", l.Spec.Git.Branch)
 	if err != nil {
 		return err
 	}

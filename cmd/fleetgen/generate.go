@@ -22,6 +22,8 @@ type writeOptions struct {
 	authorName  string
 	authorEmail string
 	signKeyPath string
+	noVerify    bool
+	otherBranch bool
 }
 
 func (w *writeOptions) register(cmd *cobra.Command) {
@@ -31,15 +33,20 @@ func (w *writeOptions) register(cmd *cobra.Command) {
 	f.StringVar(&w.authorName, "author-name", "", "commit author name (default: git config user.name, else fleetgen)")
 	f.StringVar(&w.authorEmail, "author-email", "", "commit author email (default: git config user.email, else fleetgen@localhost)")
 	f.StringVar(&w.signKeyPath, "sign-key", "", "armored OpenPGP private key file to sign fleetgen's commits (unencrypted key)")
+	f.BoolVar(&w.noVerify, "no-verify", false, "commit although the repository has executable git hooks (fleetgen runs none of them; without this flag it refuses)")
+	f.BoolVar(&w.otherBranch, "allow-other-branch", false, "commit on the checked-out branch even when it is not spec.git.branch, the branch the clusters sync")
 }
 
-func (w *writeOptions) applyOptions(dir, message string) (generator.ApplyOptions, error) {
+// applyOptions are the options of a run in dir that commits on branch
+// (spec.git.branch).
+func (w *writeOptions) applyOptions(dir, message, branch string) (generator.ApplyOptions, error) {
 	o := generator.ApplyOptions{
 		Dir:     dir,
 		DryRun:  w.dryRun,
 		Message: message,
 		Author:  gitrepo.ResolveAuthor(dir, gitrepo.Author{Name: w.authorName, Email: w.authorEmail}),
 		When:    time.Now(),
+		Compat:  gitrepo.CompatOptions{Branch: branch, AllowOtherBranch: w.otherBranch, NoVerify: w.noVerify, Signing: w.signKeyPath != ""},
 	}
 	if w.signKeyPath != "" {
 		key, err := readSignKey(w.signKeyPath)
@@ -128,7 +135,7 @@ func (o *generateOptions) run(cmd *cobra.Command) error {
 	}
 	defer collectLessIfSmall(clustersIn(l, nil))()
 	msg := fmt.Sprintf("fleetgen: generate %s (%d regions, %d clusters)", l.Metadata.Name, len(l.Spec.Regions), len(l.Clusters))
-	ao, err := o.applyOptions(o.out, msg)
+	ao, err := o.applyOptions(o.out, msg, l.Spec.Git.Branch)
 	if err != nil {
 		return err
 	}

@@ -151,7 +151,7 @@ func (o *inventoryOptions) run(cmd *cobra.Command, names []string, add bool) err
 	if !add {
 		verb = "remove"
 	}
-	ao, err := o.applyOptions(o.dir, fmt.Sprintf("fleetgen: inventory %s %s (region %s)", verb, strings.Join(names, ", "), strings.Join(regions, ", ")))
+	ao, err := o.applyOptions(o.dir, fmt.Sprintf("fleetgen: inventory %s %s (region %s)", verb, strings.Join(names, ", "), strings.Join(regions, ", ")), l.Spec.Git.Branch)
 	if err != nil {
 		return err
 	}

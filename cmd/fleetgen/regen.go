@@ -60,7 +60,7 @@ func (o *regenOptions) run(cmd *cobra.Command) error {
 	if len(o.regions) > 0 {
 		what = "region " + strings.Join(o.regions, ", ")
 	}
-	ao, err := o.applyOptions(o.dir, fmt.Sprintf("fleetgen: regenerate %s of %s", what, l.Metadata.Name))
+	ao, err := o.applyOptions(o.dir, fmt.Sprintf("fleetgen: regenerate %s of %s", what, l.Metadata.Name), l.Spec.Git.Branch)
 	if err != nil {
 		return err
 	}

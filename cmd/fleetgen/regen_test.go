@@ -218,15 +218,34 @@ func TestRegenRemovesClustersButKeepsEditedFiles(t *testing.T) {
 	}
 }
 
+// regen refuses when a file it would write holds uncommitted work, and
+// leaves uncommitted work elsewhere as it is (committing only its own
+// files, as `git commit -- <paths>` would).
 func TestRegenRefusesUncommittedChanges(t *testing.T) {
 	dir := newRepo(t)
-	writeFile(t, filepath.Join(dir, "README.md"), "changed\n")
+	const rig = "clusters/gulf-of-mexico/gom-rig-0001/infrastructure.yaml"
+	const other = "clusters/north-sea/ns-rig-0001/infrastructure.yaml" // not rewritten by this change
+	editSpec(t, dir, "      clusterCount: 3\n", "      clusterCount: 3\n      connectivity: always-on\n")
+	git(t, dir, "commit", "-qam", "gulf gets fibre")
+	writeFile(t, filepath.Join(dir, other), "changed\n")
+	writeFile(t, filepath.Join(dir, rig), "my edit\n")
 	_, errs, code := regen(t, dir)
-	if code == 0 || !strings.Contains(errs, "uncommitted changes") || !strings.Contains(errs, "README.md") {
+	if code == 0 || !strings.Contains(errs, "uncommitted changes") || !strings.Contains(errs, rig+" (modified)") || strings.Contains(errs, other) {
 		t.Errorf("exit %d, %q", code, errs)
 	}
-	if readFile(t, filepath.Join(dir, "README.md")) != "changed\n" {
+	if readFile(t, filepath.Join(dir, rig)) != "my edit\n" {
 		t.Error("regen touched the uncommitted file")
+	}
+	git(t, dir, "checkout", "--", rig)
+	out, errs, code := regen(t, dir)
+	if code != 0 {
+		t.Fatalf("regen with an unrelated uncommitted edit: exit %d\n%s%s", code, out, errs)
+	}
+	if readFile(t, filepath.Join(dir, other)) != "changed\n" {
+		t.Error("regen touched the unrelated uncommitted file")
+	}
+	if s := git(t, dir, "status", "--porcelain"); s != "M "+other {
+		t.Errorf("git status after regen: %q, want only %s modified", s, other)
 	}
 }
 

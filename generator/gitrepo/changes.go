@@ -1,153 +1,213 @@
 package gitrepo
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// Changes lists, sorted and slash-separated, every path that `git status`
-// would show: staged changes (index differs from HEAD), unstaged ones
-// (worktree differs from the index: modified, deleted, mode changed) and
-// untracked files, less those ignored by .gitignore files (in every
-// directory), .git/info/exclude and the global core.excludesFile. Unlike git,
-// an untracked directory is listed file by file. An empty result means the
-// worktree is clean.
+// DirtyPath is a file fleetgen would write or delete that holds work git
+// has not committed.
+type DirtyPath struct {
+	Path   string
+	Reason string // "modified", "staged", "untracked", ...
+}
+
+// Dirty returns, in the order given, those of paths (files fleetgen will
+// write or delete, slash-separated) that git would report as changed:
+// staged (their index entry differs from head, HEAD's blob hashes, or is
+// conflicted or intent-to-add), modified or deleted in the worktree, or,
+// where neither HEAD nor the index has them, present in the worktree
+// (untracked, ignored or not: fleetgen would overwrite them). Paths
+// elsewhere are not looked at: fleetgen commits only its own paths, the
+// way `git commit -- <paths>` does, and leaves other work as it is.
 //
-// It is fast on a large clean tree: the index is compared with HEAD through
-// one in-memory tree hash, and a worktree file is read and hashed only when
-// its size or mtime differ from its index entry (or it is as new as the
-// index, git's "racily clean" case). go-git's Worktree.Status hashes every
-// file instead.
-func (r *Repo) Changes() ([]string, error) {
+// The worktree is judged as git judges it: stat data (size, mtime) first,
+// content only when they cannot vouch for it (an entry without stat data,
+// as `git read-tree` leaves it, is compared by content), the executable
+// bit only under core.fileMode, a symbolic link checked out as a file
+// under core.symlinks=false compared by content, and content as `git add`
+// would store it (CRLF to LF where text attributes or core.autocrlf say
+// so). c may be nil (git's defaults).
+//
+// A path outside the sparse checkout (its entry has the skip-worktree bit,
+// or a new path the sparse patterns leave out) is a CompatError: fleetgen
+// does not write outside the checkout.
+func (r *Repo) Dirty(paths []string, head map[string]plumbing.Hash, c *Compat) ([]DirtyPath, error) {
+	if c == nil {
+		c = &Compat{trustExec: true, symlinks: true, autocrlf: "false"}
+	}
 	idx, err := r.readIndex()
 	if err != nil {
 		return nil, fmt.Errorf("read index: %w", err)
 	}
-	changed := map[string]struct{}{}
-	tracked := make(map[string]*trackedEntry, idx.len())
-	for i := range idx.names {
-		e := idx.entry(i)
-		if e.Stage != stageNormal || e.IntentToAdd {
-			changed[e.Name] = struct{}{} // unresolved conflict, or `git add -N`
-			continue
-		}
-		tracked[e.Name] = &trackedEntry{e: e}
-	}
-
-	if err := r.stagedChanges(tracked, changed); err != nil {
+	// Nothing staged near the paths (the common case) is proved by tree
+	// hash, the way git's cache tree does, over their folders two levels
+	// down: then no path needs comparing with HEAD one by one.
+	_, noneStaged, err := r.headFromIndex(idx, twoLevels(paths))
+	if err != nil {
 		return nil, err
 	}
-
-	w := &walker{r: r, tracked: tracked, changed: changed, idxMod: idx.ModTime}
-	if err := w.loadExcludes(); err != nil {
-		return nil, err
-	}
-	if err := w.walk("", nil); err != nil {
-		return nil, err
-	}
-	return r.finishChanges(tracked, changed, idx.ModTime)
-}
-
-// finishChanges checks the tracked files the walk did not reach (deleted,
-// or inside an ignored or replaced directory) and returns the sorted list.
-func (r *Repo) finishChanges(tracked map[string]*trackedEntry, changed map[string]struct{}, idxMod time.Time) ([]string, error) {
-	for name, t := range tracked {
-		if t.seen || t.e.SkipWorktree {
-			continue
-		}
-		fi, err := os.Lstat(r.abs(name))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-				changed[name] = struct{}{}
-				continue
+	modes := &headModes{r: r, dirs: map[string]map[string]filemode.FileMode{}}
+	var out []DirtyPath
+	for _, p := range paths {
+		var e *index.Entry
+		unmerged := false
+		for i := idx.search(p); i < idx.len() && idx.names[i] == p; i++ {
+			if idx.stage(i) != stageNormal {
+				unmerged = true
+			} else {
+				e = idx.entry(i)
 			}
-			return nil, err
 		}
-		ch, err := r.entryChanged(t.e, fi, name, idxMod)
-		if err != nil {
-			return nil, err
+		hh, inHead := head[p]
+		reason := ""
+		switch {
+		case noneStaged && e != nil:
+			// index == HEAD here: only the worktree can differ
+		case unmerged:
+			reason = "unmerged"
+		case e != nil && e.IntentToAdd:
+			reason = "intent to add"
+		case e == nil && inHead:
+			reason = "deletion staged"
+		case e != nil && !inHead:
+			reason = "staged"
+		case e != nil && e.Hash != hh:
+			reason = "staged"
+		case e != nil:
+			mode, err := modes.of(p)
+			if err != nil {
+				return nil, err
+			}
+			if mode != e.Mode {
+				reason = "staged" // a mode change (git update-index --chmod)
+			}
 		}
-		if ch {
-			changed[name] = struct{}{}
+		if reason == "" && ((e != nil && e.SkipWorktree) || (e == nil && !c.inSparse(p))) {
+			return nil, &CompatError{Dir: r.dir, Setting: "a sparse checkout (core.sparseCheckout=true)",
+				Problem: p + " is outside it, and fleetgen does not write outside the checkout",
+				WayOut:  "add its folder with `git sparse-checkout add " + sparseDir(p) + "`, or turn it off with `git sparse-checkout disable`"}
+		}
+		if reason == "" {
+			fi, err := os.Lstat(r.abs(p))
+			gone := errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+			switch {
+			case err != nil && !gone:
+				return nil, err
+			case e == nil && !gone:
+				reason = "untracked"
+			case e != nil && gone:
+				reason = "deleted"
+			case e != nil:
+				ch, err := r.worktreeChanged(e, fi, p, idx.ModTime, c)
+				if err != nil {
+					return nil, err
+				}
+				if ch {
+					reason = "modified"
+				}
+			}
+		}
+		if reason != "" {
+			out = append(out, DirtyPath{Path: p, Reason: reason})
 		}
 	}
-	out := make([]string, 0, len(changed))
-	for p := range changed {
-		out = append(out, p)
-	}
-	slices.Sort(out)
 	return out, nil
 }
 
-type trackedEntry struct {
-	e    *index.Entry
-	seen bool
+// headModes reads the modes of HEAD's files, one folder's tree at a time.
+type headModes struct {
+	r    *Repo
+	tree plumbing.Hash
+	read bool
+	dirs map[string]map[string]filemode.FileMode
 }
 
-// stagedChanges adds the paths where the index differs from HEAD's tree. The
-// common case, no difference, costs one in-memory tree hash of the index.
-func (r *Repo) stagedChanges(tracked map[string]*trackedEntry, changed map[string]struct{}) error {
-	_, headTree, err := r.headTree()
-	if err != nil {
-		return err
-	}
-	ed, _ := newTreeEditor(nil, plumbing.ZeroHash)
-	ok := true
-	for name, t := range tracked {
-		if _, err := ed.set(name, t.e.Mode, t.e.Hash); err != nil {
-			ok = false // a file/directory clash in the index: compare path by path
-			break
-		}
-	}
-	if ok && len(tracked) > 0 {
-		h, err := ed.write(false)
+func (h *headModes) of(p string) (filemode.FileMode, error) {
+	if !h.read {
+		_, th, err := h.r.headTree()
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if h == headTree {
-			return nil
+		h.tree, h.read = th, true
+	}
+	dir, name := "", p
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		dir, name = p[:i], p[i+1:]
+	}
+	m, ok := h.dirs[dir]
+	if !ok {
+		m = map[string]filemode.FileMode{}
+		th := h.tree
+		isTree := !th.IsZero()
+		if dir != "" && isTree {
+			sub, mode, found, err := h.r.subtree(th, dir)
+			if err != nil {
+				return 0, err
+			}
+			th, isTree = sub, found && mode == filemode.Dir
 		}
-	}
-	if ok && len(tracked) == 0 && headTree.IsZero() {
-		return nil
-	}
-	head := map[string]bool{}
-	err = r.walkHead(func(path string, mode filemode.FileMode, h plumbing.Hash) {
-		head[path] = true
-		if t := tracked[path]; t == nil || t.e.Hash != h || t.e.Mode != mode {
-			changed[path] = struct{}{}
+		if isTree {
+			t, err := object.GetTree(h.r.st, th)
+			if err != nil {
+				return 0, err
+			}
+			for _, e := range t.Entries {
+				m[e.Name] = e.Mode
+			}
 		}
-	})
-	if err != nil {
-		return err
+		h.dirs[dir] = m
 	}
-	for name, t := range tracked {
-		if !head[name] && t.e.Mode != filemode.Submodule {
-			changed[name] = struct{}{}
-		}
-	}
-	return nil
+	return m[name], nil
 }
 
-// entryChanged compares a worktree file with its index entry, reading the
-// file only when its stat data cannot vouch for it.
-func (r *Repo) entryChanged(e *index.Entry, fi fs.FileInfo, name string, idxMod time.Time) (bool, error) {
+// twoLevels returns the distinct folders (or files) the paths are in, cut
+// two levels below the root: clusters/north-sea for
+// clusters/north-sea/rig-1/apps.yaml, README.md for README.md.
+func twoLevels(paths []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range paths {
+		cut := p
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			if j := strings.IndexByte(p[i+1:], '/'); j >= 0 {
+				cut = p[:i+1+j]
+			}
+		}
+		if !seen[cut] {
+			seen[cut] = true
+			out = append(out, cut)
+		}
+	}
+	return out
+}
+
+func sparseDir(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[:i]
+		}
+	}
+	return "/"
+}
+
+// worktreeChanged compares a worktree file with its index entry as git's
+// ie_match_stat and ce_modified_check_fs do.
+func (r *Repo) worktreeChanged(e *index.Entry, fi fs.FileInfo, name string, idxMod time.Time, c *Compat) (bool, error) {
 	m := fi.Mode()
+	statClean := e.Size == uint32(fi.Size()) && e.ModifiedAt.Equal(fi.ModTime()) &&
+		(idxMod.IsZero() || fi.ModTime().Before(idxMod)) // else "racily clean": look
 	switch {
 	case e.Mode == filemode.Submodule:
 		return !m.IsDir(), nil
@@ -155,30 +215,47 @@ func (r *Repo) entryChanged(e *index.Entry, fi fs.FileInfo, name string, idxMod 
 		if e.Mode != filemode.Symlink {
 			return true, nil
 		}
+		if statClean {
+			return false, nil
+		}
 		target, err := os.Readlink(r.abs(name))
 		if err != nil {
 			return false, err
 		}
 		return plumbing.ComputeHash(plumbing.BlobObject, []byte(target)) != e.Hash, nil
 	case m.IsRegular():
-		want := filemode.Regular
-		if m&0o100 != 0 {
-			want = filemode.Executable
+		if e.Mode == filemode.Symlink {
+			if c.symlinks {
+				return true, nil
+			}
+			// core.symlinks=false: checked out as a file holding the target.
+			if statClean {
+				return false, nil
+			}
+			h, err := hashFile(r.abs(name), fi.Size())
+			return h != e.Hash, err
 		}
-		if e.Mode != want || e.Size != uint32(fi.Size()) {
+		if e.Mode != filemode.Regular && e.Mode != filemode.Executable {
 			return true, nil
 		}
-		mt := fi.ModTime()
-		if e.ModifiedAt.Equal(mt) && (idxMod.IsZero() || mt.Before(idxMod)) {
+		if c.trustExec && (m&0o100 != 0) != (e.Mode == filemode.Executable) {
+			return true, nil
+		}
+		if statClean {
 			return false, nil
 		}
-		h, err := hashFile(r.abs(name), fi.Size())
+		if e.Size != 0 && e.Size != uint32(fi.Size()) {
+			// A known size that differs (git: DATA_CHANGED); a zero
+			// size is an entry without stat data, compared by content.
+			return true, nil
+		}
+		b, err := os.ReadFile(r.abs(name))
 		if err != nil {
 			return false, err
 		}
-		return h != e.Hash, nil
+		return plumbing.ComputeHash(plumbing.BlobObject, c.toGit(name, b)) != e.Hash, nil
 	}
-	return true, nil
+	return true, nil // a folder, or something else, where a file was
 }
 
 func hashFile(abs string, size int64) (plumbing.Hash, error) {
@@ -196,121 +273,4 @@ func hashFile(abs string, size int64) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, nil // changed while read: cannot match
 	}
 	return h.Sum(), nil
-}
-
-// walker lists untracked files and checks the tracked ones it meets.
-type walker struct {
-	r        *Repo
-	tracked  map[string]*trackedEntry
-	changed  map[string]struct{}
-	idxMod   time.Time
-	patterns []gitignore.Pattern // lowest priority first
-}
-
-// loadExcludes reads the global core.excludesFile, then .git/info/exclude.
-func (w *walker) loadExcludes() error {
-	if ps, err := gitignore.LoadGlobalPatterns(osfs.New("/")); err == nil {
-		w.patterns = append(w.patterns, ps...)
-	}
-	if dot, ok := w.r.dotGit(); ok {
-		f, err := dot.Open(dot.Join("info", "exclude"))
-		if err == nil {
-			defer f.Close()
-			ps, err := readPatterns(f, nil)
-			if err != nil {
-				return err
-			}
-			w.patterns = append(w.patterns, ps...)
-		}
-	}
-	return nil
-}
-
-func readPatterns(rd io.Reader, domain []string) ([]gitignore.Pattern, error) {
-	var ps []gitignore.Pattern
-	sc := bufio.NewScanner(rd)
-	for sc.Scan() {
-		line := strings.TrimSuffix(sc.Text(), "\r")
-		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
-			continue
-		}
-		ps = append(ps, gitignore.ParsePattern(line, domain))
-	}
-	return ps, sc.Err()
-}
-
-func (w *walker) walk(rel string, parts []string) error {
-	des, err := os.ReadDir(w.r.abs(rel))
-	if err != nil {
-		if rel != "" && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) {
-			return nil // vanished meanwhile
-		}
-		return err
-	}
-	npat := len(w.patterns)
-	defer func() { w.patterns = w.patterns[:npat] }()
-	for _, de := range des {
-		if de.Name() == ".gitignore" && !de.IsDir() {
-			f, err := os.Open(filepath.Join(w.r.abs(rel), ".gitignore"))
-			if err != nil {
-				return err
-			}
-			ps, err := readPatterns(f, parts)
-			f.Close()
-			if err != nil {
-				return err
-			}
-			w.patterns = append(w.patterns, ps...)
-		}
-	}
-	m := gitignore.NewMatcher(w.patterns)
-	for _, de := range des {
-		name := de.Name()
-		if name == ".git" {
-			continue
-		}
-		p := name
-		if rel != "" {
-			p = rel + "/" + name
-		}
-		sub := append(parts[:len(parts):len(parts)], name)
-		t := w.tracked[p]
-		if de.IsDir() {
-			if t != nil && t.e.Mode == filemode.Submodule {
-				t.seen = true
-				continue
-			}
-			// A tracked file replaced by a directory stays unseen: reported later.
-			if m.Match(sub, true) {
-				continue
-			}
-			if err := w.walk(p, sub); err != nil {
-				return err
-			}
-			continue
-		}
-		if t != nil {
-			t.seen = true
-			fi, err := de.Info()
-			if err != nil {
-				w.changed[p] = struct{}{} // vanished meanwhile
-				continue
-			}
-			ch, err := w.r.entryChanged(t.e, fi, p, w.idxMod)
-			if err != nil {
-				return err
-			}
-			if ch {
-				w.changed[p] = struct{}{}
-			}
-			continue
-		}
-		if !de.Type().IsRegular() && de.Type()&fs.ModeSymlink == 0 {
-			continue // sockets, fifos: git ignores them
-		}
-		if !m.Match(sub, false) {
-			w.changed[p] = struct{}{}
-		}
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -16,15 +17,25 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 )
 
-// A git index codec for versions 2 and 3, for the one reason that
+// A git index codec for versions 2, 3 and 4, for the one reason that
 // go-git's reads every field through reflection: decoding and encoding a
-// 25,000-entry index was a quarter of a one-region regeneration.
-// Optional extensions are skipped on read and not written (the cache tree
-// is only a cache: git rebuilds it). Anything else (version 4, a required
-// extension such as a split index's, a malformed file) goes to go-git's
-// codec.
+// 25,000-entry index was a quarter of a one-region regeneration. The
+// version is kept when the index is written (index.version=4 and
+// feature.manyFiles make version 4, whose names are prefix-compressed).
+// Optional extensions are kept when they stay true after an edit (the
+// cache tree, with the folders of edited paths invalidated as git does;
+// resolve-undo) and dropped otherwise (the untracked cache, fsmonitor
+// data and offset tables, which git rebuilds). A required extension (a
+// split index's "link", a sparse index's "sdir") is a requiredExtError:
+// CheckCompat refuses those; anything else (a malformed file) goes to
+// go-git's codec.
 
 var errSlowPath = errors.New("index needs go-git's codec")
+
+// requiredExtError: the index has an extension readers must understand.
+type requiredExtError struct{ name string }
+
+func (e *requiredExtError) Error() string { return "index extension " + e.name + " is not supported" }
 
 const (
 	entryFixed     = 62 // stat data, hash, flags
@@ -35,11 +46,12 @@ const (
 	extIntentToAdd = 0x2000
 )
 
-// rawIndex is a version 2 or 3 index as read from disk. Entries are found
-// by name without being decoded, decoded only when asked for, and written
-// back byte for byte unless edited: a one-region regeneration touches 1,000
-// of 25,000 entries, and decoding them all (25,000 structs, 3 MB of fresh
-// memory) cost more than the rest of its index work.
+// rawIndex is an index as read from disk. Entries are found by name
+// without being decoded, decoded only when asked for, and written back
+// byte for byte unless edited (version 4: their stat data is, their names
+// are compressed again): a one-region regeneration touches 1,000 of 25,000
+// entries, and decoding them all (25,000 structs, 3 MB of fresh memory)
+// cost more than the rest of its index work.
 //
 // The trailing checksum is not verified on read, as git itself does
 // outside fsck (read-cache.c checks it only when verify_index_checksum is
@@ -49,8 +61,12 @@ type rawIndex struct {
 	data    []byte // the file; never written to
 	version uint32
 	offs    []int    // where entry i starts; offs[len(names)] ends the entries
-	names   []string // entry names, substrings of data (no copies)
+	names   []string // entry names, substrings of data (no copies) before version 4
 	entries []*index.Entry
+	// tree is the cache tree extension (nil: none); reuc the raw
+	// resolve-undo extension, header included.
+	tree    *cacheTree
+	reuc    []byte
 	ModTime time.Time
 }
 
@@ -61,7 +77,7 @@ func parseIndex(b []byte) (*rawIndex, error) {
 		return nil, errSlowPath
 	}
 	version := binary.BigEndian.Uint32(b[4:8])
-	if version != 2 && version != 3 {
+	if version < 2 || version > 4 {
 		return nil, errSlowPath
 	}
 	n := int(binary.BigEndian.Uint32(b[8:12]))
@@ -72,6 +88,8 @@ func parseIndex(b []byte) (*rawIndex, error) {
 	all := unsafe.String(unsafe.SliceData(b), end) // b is never modified
 	x := &rawIndex{data: b, version: version, offs: make([]int, n+1), names: make([]string, n), entries: make([]*index.Entry, n)}
 	pos := 12
+	prev := ""
+	badOrder := false
 	for i := 0; i < n; i++ {
 		if pos+entryFixed > end {
 			return nil, errSlowPath
@@ -85,37 +103,98 @@ func parseIndex(b []byte) (*rawIndex, error) {
 			hdr += 2
 		}
 		nameStart := pos + hdr
-		nul := bytes.IndexByte(b[nameStart:end], 0)
-		if nul < 0 {
-			return nil, errSlowPath
-		}
 		x.offs[i] = pos
-		x.names[i] = all[nameStart : nameStart+nul]
-		if i > 0 && compareNameStage(x.names[i-1], x.stage(i-1), x.names[i], x.stage(i)) >= 0 {
-			return nil, errSlowPath
+		if version == 4 {
+			strip, w := readOffsetVarint(b[nameStart:end])
+			if w <= 0 || strip > len(prev) {
+				return nil, errSlowPath
+			}
+			nul := bytes.IndexByte(b[nameStart+w:end], 0)
+			if nul < 0 {
+				return nil, errSlowPath
+			}
+			x.names[i] = prev[:len(prev)-strip] + string(b[nameStart+w:nameStart+w+nul])
+			pos = nameStart + w + nul + 1
+		} else {
+			nul := bytes.IndexByte(b[nameStart:end], 0)
+			if nul < 0 {
+				return nil, errSlowPath
+			}
+			x.names[i] = all[nameStart : nameStart+nul]
+			pos += (hdr + nul + 8) &^ 7
 		}
-		pos += (hdr + nul + 8) &^ 7
+		prev = x.names[i]
+		if i > 0 && compareNameStage(x.names[i-1], x.stage(i-1), x.names[i], x.stage(i)) >= 0 {
+			// Out of order, or a split index's entries whose names
+			// live in the shared index: read on to its extensions.
+			badOrder = true
+		}
 	}
 	if pos > end {
 		return nil, errSlowPath
 	}
 	x.offs[n] = pos
-	// Extensions: optional ones (a name starting with A-Z: the cache
-	// tree, untracked cache...) are only caches and are dropped when the
-	// index is written; any other (a split index's "link", a sparse
-	// index's "sdir") changes what the entries mean, so it goes to
-	// go-git's decoder, which refuses what it does not know.
+	// Extensions: optional ones start with A-Z; any other (a split
+	// index's "link", a sparse index's "sdir") changes what the entries
+	// mean.
 	for pos < end {
-		if pos+8 > end || b[pos] < 'A' || b[pos] > 'Z' {
+		if pos+8 > end {
 			return nil, errSlowPath
 		}
+		sig := string(b[pos : pos+4])
 		size := int(binary.BigEndian.Uint32(b[pos+4:]))
 		if size > end-pos-8 {
 			return nil, errSlowPath
 		}
+		if b[pos] < 'A' || b[pos] > 'Z' {
+			return nil, &requiredExtError{name: sig}
+		}
+		switch sig {
+		case "TREE":
+			// Only a cache: one git cannot have written is dropped.
+			x.tree, _ = parseCacheTree(b[pos+8 : pos+8+size])
+		case "REUC":
+			x.reuc = b[pos : pos+8+size]
+		}
 		pos += 8 + size
 	}
+	if badOrder {
+		return nil, errSlowPath
+	}
 	return x, nil
+}
+
+// readOffsetVarint reads git's varint.c number (the one of offset deltas):
+// it returns the value and the bytes read (0 when malformed).
+func readOffsetVarint(b []byte) (int, int) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	c := b[0]
+	val := int(c & 127)
+	i := 1
+	for c&128 != 0 {
+		if i >= len(b) || i > 8 {
+			return 0, 0
+		}
+		val++
+		c = b[i]
+		i++
+		val = val<<7 + int(c&127)
+	}
+	return val, i
+}
+
+func appendOffsetVarint(buf []byte, v int) []byte {
+	var tmp [16]byte
+	pos := len(tmp) - 1
+	tmp[pos] = byte(v & 127)
+	for v >>= 7; v != 0; v >>= 7 {
+		v--
+		pos--
+		tmp[pos] = 128 | byte(v&127)
+	}
+	return append(buf, tmp[pos:]...)
 }
 
 func (x *rawIndex) len() int { return len(x.names) }
@@ -162,7 +241,10 @@ func (x *rawIndex) entry(i int) *index.Entry {
 
 // writeEdited writes the index to w with entries edited (a nil value
 // drops the entry) and added (in any order), the other entries as they
-// were, byte for byte, and a new checksum. No extensions are written.
+// were, byte for byte (version 4: their names compressed again), and a new
+// checksum. The version is kept (3 at least when an entry needs extended
+// flags); the cache tree is kept with the folders of every edited or added
+// path invalidated, resolve-undo as it was; other extensions are dropped.
 func (x *rawIndex) writeEdited(w io.Writer, edited map[int]*index.Entry, added []*index.Entry) error {
 	added = slices.Clone(added)
 	sortEntries(added)
@@ -170,12 +252,12 @@ func (x *rawIndex) writeEdited(w io.Writer, edited map[int]*index.Entry, added [
 	for _, e := range edited {
 		if e == nil {
 			n--
-		} else if e.SkipWorktree || e.IntentToAdd {
+		} else if (e.SkipWorktree || e.IntentToAdd) && version < 3 {
 			version = 3 // version 2 entries are valid version 3 ones
 		}
 	}
 	for _, e := range added {
-		if e.SkipWorktree || e.IntentToAdd {
+		if (e.SkipWorktree || e.IntentToAdd) && version < 3 {
 			version = 3
 		}
 	}
@@ -187,26 +269,56 @@ func (x *rawIndex) writeEdited(w io.Writer, edited map[int]*index.Entry, added [
 	binary.BigEndian.PutUint32(hdr[8:], uint32(n))
 	bw.Write(hdr[:])
 	var buf []byte
+	prev := ""
 	put := func(e *index.Entry) {
-		buf = appendEntry(buf[:0], e)
+		if version == 4 {
+			buf = appendEntryV4(buf[:0], entryHeader(e), e.Name, prev)
+			prev = e.Name
+		} else {
+			buf = appendEntry(buf[:0], e)
+		}
 		bw.Write(buf)
 	}
+	var touched []string
 	j := 0
 	for i := range x.names {
 		for j < len(added) && compareNameStage(added[j].Name, added[j].Stage, x.names[i], x.stage(i)) < 0 {
 			put(added[j])
+			touched = append(touched, added[j].Name)
 			j++
 		}
 		if e, ok := edited[i]; ok {
 			if e != nil {
 				put(e)
 			}
+			touched = append(touched, x.names[i])
+			continue
+		}
+		if version == 4 {
+			buf = appendEntryV4(buf[:0], x.data[x.offs[i]:x.offs[i]+x.headerLen(i)], x.names[i], prev)
+			prev = x.names[i]
+			bw.Write(buf)
 			continue
 		}
 		bw.Write(x.data[x.offs[i]:x.offs[i+1]])
 	}
 	for ; j < len(added); j++ {
 		put(added[j])
+		touched = append(touched, added[j].Name)
+	}
+	if x.tree != nil {
+		for _, p := range touched {
+			x.tree.invalidate(p)
+		}
+		body := x.tree.appendTo(nil)
+		var h [8]byte
+		copy(h[:4], "TREE")
+		binary.BigEndian.PutUint32(h[4:], uint32(len(body)))
+		bw.Write(h[:])
+		bw.Write(body)
+	}
+	if x.reuc != nil {
+		bw.Write(x.reuc)
 	}
 	// The checksum covers everything before it: flush, then write it to w
 	// alone.
@@ -217,6 +329,15 @@ func (x *rawIndex) writeEdited(w io.Writer, edited map[int]*index.Entry, added [
 	return err
 }
 
+// headerLen is the size of entry i's fixed part (62 bytes, 64 with
+// extended flags).
+func (x *rawIndex) headerLen(i int) int {
+	if binary.BigEndian.Uint16(x.data[x.offs[i]+60:])&flagExtended != 0 {
+		return entryFixed + 2
+	}
+	return entryFixed
+}
+
 // encodeIndexFast writes idx to w as version 2 (3 when an entry needs the
 // extended flags), without extensions, with its checksum.
 func encodeIndexFast(w io.Writer, idx *index.Index) error {
@@ -224,9 +345,10 @@ func encodeIndexFast(w io.Writer, idx *index.Index) error {
 	return empty.writeEdited(w, nil, idx.Entries)
 }
 
-// appendEntry appends e in the on-disk format, padded with NULs.
-func appendEntry(buf []byte, e *index.Entry) []byte {
-	var fixed [entryFixed + 2]byte
+// entryHeader is e's fixed part in the on-disk format: stat data, hash,
+// flags (with the name length) and the extended flags when needed.
+func entryHeader(e *index.Entry) []byte {
+	fixed := make([]byte, entryFixed, entryFixed+2)
 	put := func(o int, v uint32) { binary.BigEndian.PutUint32(fixed[o:], v) }
 	put(0, uint32(e.CreatedAt.Unix()))
 	put(4, uint32(e.CreatedAt.Nanosecond()))
@@ -244,7 +366,6 @@ func appendEntry(buf []byte, e *index.Entry) []byte {
 		nameLen = nameMask
 	}
 	flags := uint16(nameLen) | uint16(e.Stage&3)<<flagStageShift
-	hdrLen := entryFixed
 	if e.SkipWorktree || e.IntentToAdd {
 		flags |= flagExtended
 		var ext uint16
@@ -254,15 +375,127 @@ func appendEntry(buf []byte, e *index.Entry) []byte {
 		if e.IntentToAdd {
 			ext |= extIntentToAdd
 		}
-		binary.BigEndian.PutUint16(fixed[62:], ext)
-		hdrLen += 2
+		fixed = binary.BigEndian.AppendUint16(fixed, ext)
 	}
 	binary.BigEndian.PutUint16(fixed[60:], flags)
-	buf = append(buf, fixed[:hdrLen]...)
+	return fixed
+}
+
+// appendEntry appends e in the version 2/3 format, padded with NULs.
+func appendEntry(buf []byte, e *index.Entry) []byte {
+	fixed := entryHeader(e)
+	buf = append(buf, fixed...)
 	buf = append(buf, e.Name...)
-	pad := (hdrLen+len(e.Name)+8)&^7 - hdrLen - len(e.Name)
+	pad := (len(fixed)+len(e.Name)+8)&^7 - len(fixed) - len(e.Name)
 	var zeros [8]byte
 	return append(buf, zeros[:pad]...)
+}
+
+// appendEntryV4 appends an entry in the version 4 format: its fixed part,
+// then its name as the number of bytes to drop from the end of the
+// previous name and the bytes that follow, NUL-terminated, no padding.
+func appendEntryV4(buf, fixed []byte, name, prev string) []byte {
+	common := 0
+	for common < len(name) && common < len(prev) && name[common] == prev[common] {
+		common++
+	}
+	buf = append(buf, fixed...)
+	buf = appendOffsetVarint(buf, len(prev)-common)
+	buf = append(buf, name[common:]...)
+	return append(buf, 0)
+}
+
+// cacheTree is the index's TREE extension: for each folder, the number of
+// index entries under it and its tree's hash (count -1: invalid, no hash).
+type cacheTree struct {
+	name  string
+	count int
+	hash  [20]byte
+	subs  []*cacheTree
+}
+
+func parseCacheTree(b []byte) (*cacheTree, error) {
+	t, rest, err := parseCacheTreeNode(b)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) != 0 {
+		return nil, errSlowPath
+	}
+	return t, nil
+}
+
+func parseCacheTreeNode(b []byte) (*cacheTree, []byte, error) {
+	nul := bytes.IndexByte(b, 0)
+	if nul < 0 {
+		return nil, nil, errSlowPath
+	}
+	t := &cacheTree{name: string(b[:nul])}
+	b = b[nul+1:]
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 {
+		return nil, nil, errSlowPath
+	}
+	fields := strings.Fields(string(b[:nl]))
+	if len(fields) != 2 {
+		return nil, nil, errSlowPath
+	}
+	var err error
+	if t.count, err = strconv.Atoi(fields[0]); err != nil {
+		return nil, nil, errSlowPath
+	}
+	nsub, err := strconv.Atoi(fields[1])
+	if err != nil || nsub < 0 {
+		return nil, nil, errSlowPath
+	}
+	b = b[nl+1:]
+	if t.count >= 0 {
+		if len(b) < 20 {
+			return nil, nil, errSlowPath
+		}
+		copy(t.hash[:], b[:20])
+		b = b[20:]
+	}
+	for i := 0; i < nsub; i++ {
+		var sub *cacheTree
+		if sub, b, err = parseCacheTreeNode(b); err != nil {
+			return nil, nil, err
+		}
+		t.subs = append(t.subs, sub)
+	}
+	return t, b, nil
+}
+
+func (t *cacheTree) appendTo(buf []byte) []byte {
+	buf = append(buf, t.name...)
+	buf = append(buf, 0)
+	buf = strconv.AppendInt(buf, int64(t.count), 10)
+	buf = append(buf, ' ')
+	buf = strconv.AppendInt(buf, int64(len(t.subs)), 10)
+	buf = append(buf, '\n')
+	if t.count >= 0 {
+		buf = append(buf, t.hash[:]...)
+	}
+	for _, s := range t.subs {
+		buf = s.appendTo(buf)
+	}
+	return buf
+}
+
+// invalidate marks the folders holding path p as changed, as git's
+// cache_tree_invalidate_path does: the root and each folder on the way.
+func (t *cacheTree) invalidate(p string) {
+	t.count = -1
+	slash := strings.IndexByte(p, '/')
+	if slash < 0 {
+		return
+	}
+	for _, s := range t.subs {
+		if s.name == p[:slash] {
+			s.invalidate(p[slash+1:])
+			return
+		}
+	}
 }
 
 // sortEntries orders entries as git does: by name bytes, then stage.

@@ -347,74 +347,65 @@ func TestCommitRefusesMismatch(t *testing.T) {
 	}
 }
 
-func TestChanges(t *testing.T) {
+// Dirty looks only at the paths it is given, and judges them as git
+// does: modified, deleted, staged, untracked (ignored or not: fleetgen
+// would overwrite it) in the way; other paths' changes are not its
+// business.
+func TestDirty(t *testing.T) {
 	files := sampleFiles()
-	files = append(files,
-		tree.File{Path: ".gitignore", Mode: tree.ModeFile, Content: []byte("*.log\n/build/\n")},
-		tree.File{Path: "clusters/.gitignore", Mode: tree.ModeFile, Content: []byte("secret-*.yaml\n!secret-ok.yaml\n")},
-	)
+	files = append(files, tree.File{Path: ".gitignore", Mode: tree.ModeFile, Content: []byte("*.log\n")})
 	r, dir := commitFiles(t, files)
-	if ch, err := r.Changes(); err != nil || len(ch) != 0 {
-		t.Fatalf("clean repo: Changes = %v, %v", ch, err)
+	head, err := r.HeadFiles()
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	// Ignored: nothing to report.
-	ignored := []tree.File{
-		{Path: "debug.log", Content: []byte("x")},
-		{Path: "clusters/prod-02/trace.log", Content: []byte("x")},
-		{Path: "build/out/bin", Content: []byte("x")},
-		{Path: "clusters/prod-02/secret-db.yaml", Content: []byte("x")},
-	}
-	writeFiles(t, dir, ignored)
-	if ch, err := r.Changes(); err != nil || len(ch) != 0 {
-		t.Fatalf("only ignored files: Changes = %v, %v", ch, err)
-	}
-
-	// Same size, new content, mtime left as the index has it would be
-	// missed by git too; here the mtime moves as an editor makes it.
 	mod := "clusters/prod-04/apps/values.yaml"
+	del := "clusters/prod-05/apps.yaml"
+	chmod := "clusters/prod-06/apps.yaml"
+	untracked := "clusters/prod-02/new.yaml"
+	ignored := "clusters/prod-02/trace.log"
+	clean := "clusters/prod-07/apps.yaml"
+	elsewhere := "clusters/prod-08/apps.yaml"
 	if err := os.WriteFile(filepath.Join(dir, mod), []byte("replicas: 7\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	del := "clusters/prod-05/apps.yaml"
 	if err := os.Remove(filepath.Join(dir, del)); err != nil {
 		t.Fatal(err)
 	}
-	untracked := []tree.File{
-		{Path: "notes.txt", Content: []byte("x")},
-		{Path: "newdir/sub/new.yaml", Content: []byte("x")},
-		{Path: "clusters/prod-02/secret-ok.yaml", Content: []byte("x")},
-	}
-	writeFiles(t, dir, untracked)
-	chmod := "clusters/prod-06/apps.yaml"
 	if err := os.Chmod(filepath.Join(dir, chmod), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{mod, del, chmod, "notes.txt", "newdir/sub/new.yaml", "clusters/prod-02/secret-ok.yaml"}
-	sort.Strings(want)
-	ch, err := r.Changes()
-	if err != nil || !slices.Equal(ch, want) {
-		t.Errorf("Changes = %v (%v)\nwant      %v", ch, err, want)
+	if err := os.WriteFile(filepath.Join(dir, elsewhere), []byte("not asked about\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-
+	writeFiles(t, dir, []tree.File{{Path: untracked, Content: []byte("x")}, {Path: ignored, Content: []byte("x")}})
+	got, err := r.Dirty([]string{mod, del, chmod, untracked, ignored, clean}, head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []DirtyPath{{mod, "modified"}, {del, "deleted"}, {chmod, "modified"}, {untracked, "untracked"}, {ignored, "untracked"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("Dirty = %v\nwant    %v", got, want)
+	}
 	if !haveGit() {
 		t.Skip("git not on PATH: CLI comparisons skipped")
 	}
-	if got := porcelainPaths(t, dir); !slices.Equal(got, ch) {
-		t.Errorf("git status --porcelain -uall lists %v, Changes %v", got, ch)
-	}
 	// Staged only (worktree equals the index, index differs from HEAD).
 	gitCmd(t, dir, "add", "-A")
-	ch, err = r.Changes()
-	if err != nil || !slices.Equal(ch, want) {
-		t.Errorf("after git add -A: Changes = %v (%v), want %v", ch, err, want)
+	got, err = r.Dirty([]string{mod, del, chmod, untracked, clean}, head, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := porcelainPaths(t, dir); !slices.Equal(got, ch) {
-		t.Errorf("git status --porcelain -uall lists %v, Changes %v", got, ch)
+	want = []DirtyPath{{mod, "staged"}, {del, "deletion staged"}, {chmod, "staged"}, {untracked, "staged"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("after git add -A: Dirty = %v\nwant    %v", got, want)
 	}
 	gitCmd(t, dir, "commit", "-q", "-m", "by git")
-	if ch, err := r.Changes(); err != nil || len(ch) != 0 {
-		t.Errorf("after git commit: Changes = %v, %v", ch, err)
+	if head, err = r.HeadFiles(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Dirty([]string{mod, del, chmod, untracked, clean}, head, nil); err != nil || len(got) != 0 {
+		t.Errorf("after git commit: Dirty = %v, %v", got, err)
 	}
 }
 

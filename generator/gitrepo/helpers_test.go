@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -146,4 +147,54 @@ func commitFiles(tb testing.TB, files []tree.File) (*Repo, string) {
 		tb.Fatalf("Commit: committed=%v err=%v", ok, err)
 	}
 	return r, dir
+}
+
+// Changes is, for tests, every path of HEAD, the index and the worktree
+// (.git left out, no ignore rules) that Dirty reports, sorted.
+func (r *Repo) Changes() ([]string, error) {
+	head, err := r.HeadFiles()
+	if err != nil {
+		return nil, err
+	}
+	idx, err := r.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for p := range head {
+		set[p] = true
+	}
+	for _, n := range idx.names {
+		set[n] = true
+	}
+	err = filepath.WalkDir(r.dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			rel, _ := filepath.Rel(r.dir, p)
+			set[filepath.ToSlash(rel)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, 0, len(set))
+	for p := range set {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	d, err := r.Dirty(paths, head, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, x := range d {
+		out = append(out, x.Path)
+	}
+	return out, nil
 }

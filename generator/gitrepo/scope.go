@@ -1,14 +1,10 @@
 package gitrepo
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
-	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -91,6 +87,15 @@ func (r *Repo) HeadFilesIn(prefixes []string) (map[string]plumbing.Hash, error) 
 	if r.headMemoKey == key {
 		return r.headMemo, nil
 	}
+	// Where the index agrees with HEAD (nothing staged), its entries are
+	// HEAD's files: no tree below the prefixes is read.
+	if idx, err := r.readIndex(); err == nil {
+		if files, same, err := r.headFromIndex(idx, prefixes); err != nil {
+			return nil, err
+		} else if same {
+			return files, nil
+		}
+	}
 	err = r.walkTreeIn(th, prefixes, func(p string, _ filemode.FileMode, h plumbing.Hash) { files[p] = h })
 	if err == nil {
 		r.headMemoKey, r.headMemo = key, files
@@ -107,81 +112,6 @@ func (r *Repo) BaseFilesIn(base plumbing.Hash, prefixes []string) (map[string]pl
 	}
 	err = r.walkTreeIn(th, prefixes, func(p string, _ filemode.FileMode, h plumbing.Hash) { files[p] = h })
 	return files, err
-}
-
-// ChangesIn is Changes limited to prefixes: staged and unstaged changes
-// and untracked files under them. .gitignore files in folders above a
-// prefix are not read (the root's and the excludes files are): a file they
-// would ignore is reported, which errs on the side of refusing.
-func (r *Repo) ChangesIn(prefixes []string) ([]string, error) {
-	idx, err := r.readIndex()
-	if err != nil {
-		return nil, fmt.Errorf("read index: %w", err)
-	}
-	changed := map[string]struct{}{}
-	tracked := map[string]*trackedEntry{}
-	for i, name := range idx.names {
-		if !inScope(name, prefixes) {
-			continue
-		}
-		e := idx.entry(i)
-		if e.Stage != stageNormal || e.IntentToAdd {
-			changed[e.Name] = struct{}{}
-			continue
-		}
-		tracked[e.Name] = &trackedEntry{e: e}
-	}
-	// Staged: index against HEAD, path by path, in scope.
-	head, same, err := r.headFromIndex(idx, prefixes)
-	if err != nil {
-		return nil, err
-	}
-	if !same {
-		if head, err = r.HeadFilesIn(prefixes); err != nil {
-			return nil, err
-		}
-	}
-	for p, h := range head {
-		if t := tracked[p]; t == nil || t.e.Hash != h {
-			changed[p] = struct{}{}
-		}
-	}
-	for p := range tracked {
-		if _, ok := head[p]; !ok {
-			changed[p] = struct{}{}
-		}
-	}
-	w := &walker{r: r, tracked: tracked, changed: changed, idxMod: idx.ModTime}
-	if err := w.loadExcludes(); err != nil {
-		return nil, err
-	}
-	for _, pre := range prefixes {
-		st, err := os.Lstat(r.abs(pre))
-		switch {
-		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
-			continue
-		case err != nil:
-			return nil, err
-		case st.IsDir():
-			if err := w.walk(pre, strings.Split(pre, "/")); err != nil {
-				return nil, err
-			}
-		default:
-			if t := tracked[pre]; t != nil {
-				t.seen = true
-				ch, err := r.entryChanged(t.e, st, pre, idx.ModTime)
-				if err != nil {
-					return nil, err
-				}
-				if ch {
-					changed[pre] = struct{}{}
-				}
-			} else {
-				changed[pre] = struct{}{} // untracked (ignore rules not applied to single paths)
-			}
-		}
-	}
-	return r.finishChanges(tracked, changed, idx.ModTime)
 }
 
 // headFromIndex compares the index with HEAD under prefixes by tree hash,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -180,3 +181,25 @@ func (m *memFile) Lock() error                { return nil }
 func (m *memFile) Unlock() error              { return nil }
 func (m *memFile) Truncate(int64) error       { return os.ErrPermission }
 func (m *memFile) Stat() (os.FileInfo, error) { return m.info, nil }
+
+// Config is go-git's, less extensions.worktreeConfig, which go-git refuses
+// as unknown although it only adds a per-worktree config file (made by
+// `git sparse-checkout`): CheckCompat reads that file itself, and refuses
+// the extensions fleetgen cannot follow.
+func (s *objectStore) Config() (*config.Config, error) {
+	cfg, err := s.Storage.Config()
+	if err != nil || cfg.Raw == nil || !cfg.Raw.HasSection("extensions") {
+		return cfg, err
+	}
+	ext := cfg.Raw.Section("extensions")
+	for _, o := range ext.Options {
+		if strings.EqualFold(o.Key, "worktreeConfig") {
+			ext.RemoveOption(o.Key)
+			break
+		}
+	}
+	if len(ext.Options) == 0 {
+		cfg.Raw.RemoveSection("extensions")
+	}
+	return cfg, nil
+}
