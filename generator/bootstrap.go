@@ -226,3 +226,14 @@ func render(name string, data any) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// NodeKey says which age key the nodes of a region hold: the region's own
+// (never the operators' fleet-wide key, which fleet.yaml validation keeps
+// off nodes), or none when nothing of the region is encrypted.
+func NodeKey(l *spec.Loaded, region string) string {
+	r, ok := l.Region(region)
+	if !ok || len(l.Spec.RegionRecipients(r)) == 0 {
+		return "no age key (nothing of this region is SOPS-encrypted)"
+	}
+	return "the region's own age key (" + strings.Join(r.AgeRecipients, ", ") + "), as Secret " + SopsSecretName + "; never the fleet-wide operators' key"
+}

@@ -101,7 +101,7 @@ if [ -n "$ROOT" ]; then
 fi
 if ! command -v k3s >/dev/null 2>&1; then
   EXEC=server; [ "$ROLE" = agent ] && EXEC=agent
-  curl -sfL https://get.k3s.io | INSTALL_K3S_CHANNEL=v1.37 INSTALL_K3S_EXEC="$EXEC" sh -
+  curl -sfL https://get.k3s.io | INSTALL_K3S_VERSION=v1.37.1+k3s1 INSTALL_K3S_EXEC="$EXEC" sh -
 else
   systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent
 fi
