@@ -38,9 +38,10 @@ func K3sServerConfig(r *spec.Region, d *Decisions) map[string]any {
 			"audit-log-maxage=30",
 			"audit-log-maxbackup=10",
 			"audit-log-maxsize=100",
+			"service-account-extend-token-expiration=false",
 		},
-		"kube-controller-manager-arg": []string{"terminated-pod-gc-threshold=10"},
-		"kubelet-arg":                 kubeletArgs(d),
+		"kube-controller-manager-arg": []string{"terminated-pod-gc-threshold=100"},
+		"kubelet-arg":                 kubeletArgs(d, true),
 	}
 	if d.Datastore == "etcd" {
 		c["cluster-init"] = true
@@ -54,16 +55,24 @@ func K3sServerConfig(r *spec.Region, d *Decisions) map[string]any {
 	if d.WireGuard {
 		c["flannel-backend"] = "wireguard-native"
 	}
+	if d.Connectivity.PreloadImages {
+		// Air-gapped: never fall back to the upstream registries.
+		c["disable-default-registry-endpoint"] = true
+	}
 	return c
 }
 
 // K3sAgentConfig is an agent node's config.yaml.
 func K3sAgentConfig(r *spec.Region, d *Decisions) map[string]any {
-	return map[string]any{
+	c := map[string]any{
 		"protect-kernel-defaults": true,
 		"node-label":              nodeLabels(r),
-		"kubelet-arg":             kubeletArgs(d),
+		"kubelet-arg":             kubeletArgs(d, false),
 	}
+	if d.Connectivity.PreloadImages {
+		c["disable-default-registry-endpoint"] = true
+	}
+	return c
 }
 
 func nodeLabels(r *spec.Region) []string {
@@ -79,11 +88,33 @@ func nodeLabels(r *spec.Region) []string {
 	return labels
 }
 
-func kubeletArgs(d *Decisions) []string {
-	args := []string{"streaming-connection-idle-timeout=5m"}
-	// Keep the node alive under memory pressure: evict pods before the
-	// kernel OOM-kills K3s itself.
-	args = append(args, "eviction-hard=memory.available<100Mi,nodefs.available<10%", "system-reserved=memory=256Mi")
+// kubeletTLSCiphers are the kubelet's TLS cipher suites of the K3s CIS
+// hardening guide ("v1.29 and newer").
+const kubeletTLSCiphers = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"
+
+// EvictionHard is every hard eviction threshold of the kubelet, at its
+// defaults: setting eviction-hard replaces the whole default set, so a
+// list naming only memory would drop the disk and inode thresholds.
+const EvictionHard = "memory.available<100Mi,nodefs.available<10%,imagefs.available<15%,nodefs.inodesFree<5%,imagefs.inodesFree<5%"
+
+func kubeletArgs(d *Decisions, server bool) []string {
+	args := []string{"streaming-connection-idle-timeout=5m", "tls-cipher-suites=" + kubeletTLSCiphers}
+	// Keep the node alive under memory pressure: the kubelet evicts pods
+	// softly (with their grace period) well before the hard threshold,
+	// and the memory of the OS and of K3s itself is not given to pods.
+	sysFP := Footprints["os"]
+	k3s := Footprints["k3s-agent"]
+	if server {
+		k3s = Footprints["k3s-server-"+d.Datastore]
+	}
+	args = append(args,
+		"eviction-hard="+EvictionHard,
+		"eviction-soft=memory.available<300Mi",
+		"eviction-soft-grace-period=memory.available=1m",
+		"eviction-max-pod-grace-period=60",
+		fmt.Sprintf("system-reserved=cpu=%dm,memory=%dMi", sysFP.CPUm, sysFP.MemoryMi),
+		fmt.Sprintf("kube-reserved=cpu=%dm,memory=%dMi", k3s.CPUm, k3s.MemoryMi),
+	)
 	if d.Hardware.Storage == "sd" || d.Hardware.Storage == "emmc" {
 		// Fewer image layers kept on flash that wears.
 		args = append(args, "image-gc-high-threshold=70", "image-gc-low-threshold=50")
@@ -93,7 +124,10 @@ func kubeletArgs(d *Decisions) []string {
 
 // registries writes registries.yaml: every upstream registry goes to the
 // region's mirrors first; with the embedded registry, nodes also share
-// images peer-to-peer (an empty mirror entry enables Spegel for it).
+// images peer-to-peer (an empty mirror entry enables Spegel for it). Several
+// upstreams share one mirror, so each is rewritten under a prefix named
+// after it (docker.io/library/redis is pulled as <mirror>/docker.io/library/redis):
+// without it, ghcr.io/x/y and docker.io/x/y would be the same repository.
 func registries(r *spec.Region, d *Decisions, apps []spec.App) map[string]any {
 	mirrors := map[string]any{}
 	for _, u := range upstreamRegistries(apps) {
@@ -104,6 +138,7 @@ func registries(r *spec.Region, d *Decisions, apps []spec.App) map[string]any {
 				eps = append(eps, "https://"+m)
 			}
 			entry["endpoint"] = eps
+			entry["rewrite"] = map[string]string{"^(.*)$": u + "/$1"}
 		}
 		if len(entry) > 0 || d.EmbeddedReg {
 			mirrors[u] = entry
