@@ -468,3 +468,56 @@ func k3sReadConfigAny(t *testing.T, res *Result, p string) map[string]any {
 	}
 	return m
 }
+
+// The bootstrap README of multi-node regions says which ports the nodes
+// need between them; no README binds TPM2 PCR 11 literally.
+func TestBootstrapReadmeNodeFacts(t *testing.T) {
+	for _, ex := range k3sTestPlans(t) {
+		for _, d := range ex.res.Decisions {
+			p := path.Join("bootstrap", d.Region, "README.md")
+			f, ok := ex.res.Tree.Get(p)
+			if !ok {
+				t.Fatalf("%s: no %s", ex.name, p)
+			}
+			readme := string(f.Content)
+			if strings.Contains(readme, "tpm2-pcrs=7+11") {
+				t.Errorf("%s/%s: binds PCR 11 literally", ex.name, p)
+			}
+			r, _ := ex.res.Spec.Region(d.Region)
+			needsSecrets := len(ex.res.Spec.Spec.RegionRecipients(r)) > 0 || ex.res.Spec.Spec.Git.SecretName != ""
+			// sudo resets the environment: the documented command passes the files on sudo's command line.
+			if needsSecrets && (!strings.Contains(readme, "sudo FLEETGEN_") || strings.Contains(readme, "sudo ./provision.sh <cluster-name>  ")) {
+				t.Errorf("%s/%s: the first server's command does not pass FLEETGEN_* through sudo", ex.name, p)
+			}
+			if len(ex.res.Spec.Spec.RegionRecipients(r)) > 0 && (!strings.Contains(readme, "the **region's** age private key") || !strings.Contains(readme, r.AgeRecipients[0])) {
+				t.Errorf("%s/%s: does not say the node holds the region's own key", ex.name, p)
+			}
+			for _, want := range []string{"**Handover.**", ".skip", "K3s applies `node-label` only when the node registers"} {
+				if !strings.Contains(readme, want) {
+					t.Errorf("%s/%s: does not say %q", ex.name, p, want)
+				}
+			}
+			if strings.Contains(readme, "or set `data-dir:`") {
+				t.Errorf("%s/%s: advises data-dir, which moves the auto-deploy folder", ex.name, p)
+			}
+			if d.Hardware.Nodes == 1 {
+				continue
+			}
+			want := []string{"TCP 6443", "TCP 10250"}
+			if d.WireGuard {
+				want = append(want, "UDP 51820")
+			}
+			if d.Datastore == "etcd" {
+				want = append(want, "TCP 2379-2380")
+			}
+			if d.EmbeddedReg {
+				want = append(want, "TCP 5001")
+			}
+			for _, w := range want {
+				if !strings.Contains(readme, "| "+w+" |") {
+					t.Errorf("%s/%s: multi-node region does not list the inbound port %s", ex.name, p, w)
+				}
+			}
+		}
+	}
+}
