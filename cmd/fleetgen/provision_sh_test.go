@@ -594,3 +594,29 @@ func TestProvisionHandover(t *testing.T) {
 		}
 	})
 }
+
+// Mirrors signed by a private CA: FLEETGEN_REGISTRY_CA_FILE is installed and
+// named as every mirror's tls.ca_file; a file that is no certificate is
+// refused before anything is written.
+func TestProvisionRegistryCA(t *testing.T) {
+	eachShell(t, func(t *testing.T, sh string) {
+		n := newNode(t, sh, "offshore-platforms", "north-sea")
+		bad := append(offshoreEnv(n), "FLEETGEN_REGISTRY_CA_FILE="+n.secretFile("ca.crt", "not a certificate\n"))
+		if out, code := n.run("provision.sh", false, bad, "ns-rig-0002"); code == 0 || len(n.files()) > 0 {
+			t.Errorf("a CA file that is no certificate: exit %d, wrote %v\n%s", code, n.files(), out)
+		}
+		pem := "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"
+		env := append(offshoreEnv(n), "FLEETGEN_REGISTRY_CA_FILE="+n.secretFile("ca.crt", pem))
+		if out, code := n.run("provision.sh", false, env, "ns-rig-0002"); code != 0 {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+		if n.read("etc/rancher/k3s/registry-ca.crt") != pem {
+			t.Error("the CA is not installed")
+		}
+		reg := n.read("etc/rancher/k3s/registries.yaml")
+		want := "configs:\n  \"registry.north-sea.acme-energy.example\":\n    tls:\n      ca_file: /etc/rancher/k3s/registry-ca.crt\n"
+		if !strings.HasSuffix(reg, want) || !strings.Contains(reg, "mirrors:") {
+			t.Errorf("registries.yaml:\n%s", reg)
+		}
+	})
+}
