@@ -244,7 +244,7 @@ type bootstrapData struct {
 	FluxVersion, OperatorChartVersion, Placeholder, ClusterLabel string
 	SopsSecret, GotkCommand, ExampleCluster, VerifySecret        string
 	NodeLabelsFile, FirstServerEnv, EvictionHard                 string
-	AirGapped, WearingStorage, NeedsAgeKey, HTTPSGit             bool
+	AirGapped, WearingStorage, NeedsAgeKey                       bool
 	RegistryMirrors, FleetRecipients, RegionRecipients           []string
 	FirstBootFiles                                               []firstBootFile
 }
@@ -320,7 +320,6 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 		RegistryMirrors: r.RegistryMirrors, VerifySecret: s.Git.VerifySecretName,
 		NeedsAgeKey: needsAge, FleetRecipients: s.Secrets.AgeRecipients, RegionRecipients: r.AgeRecipients,
 		FirstBootFiles: files, FirstServerEnv: strings.Join(env, " "), EvictionHard: EvictionHard,
-		HTTPSGit: strings.HasPrefix(p.gitURL(r), "http"),
 	}
 }
 
