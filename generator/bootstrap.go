@@ -38,9 +38,10 @@ func K3sServerConfig(r *spec.Region, d *Decisions) map[string]any {
 			"audit-log-maxage=30",
 			"audit-log-maxbackup=10",
 			"audit-log-maxsize=100",
+			"service-account-extend-token-expiration=false",
 		},
-		"kube-controller-manager-arg": []string{"terminated-pod-gc-threshold=10"},
-		"kubelet-arg":                 kubeletArgs(d),
+		"kube-controller-manager-arg": []string{"terminated-pod-gc-threshold=100"},
+		"kubelet-arg":                 kubeletArgs(d, true),
 	}
 	if d.Datastore == "etcd" {
 		c["cluster-init"] = true
@@ -54,16 +55,24 @@ func K3sServerConfig(r *spec.Region, d *Decisions) map[string]any {
 	if d.WireGuard {
 		c["flannel-backend"] = "wireguard-native"
 	}
+	if d.Connectivity.PreloadImages {
+		// Air-gapped: never fall back to the upstream registries.
+		c["disable-default-registry-endpoint"] = true
+	}
 	return c
 }
 
 // K3sAgentConfig is an agent node's config.yaml.
 func K3sAgentConfig(r *spec.Region, d *Decisions) map[string]any {
-	return map[string]any{
+	c := map[string]any{
 		"protect-kernel-defaults": true,
 		"node-label":              nodeLabels(r),
-		"kubelet-arg":             kubeletArgs(d),
+		"kubelet-arg":             kubeletArgs(d, false),
 	}
+	if d.Connectivity.PreloadImages {
+		c["disable-default-registry-endpoint"] = true
+	}
+	return c
 }
 
 func nodeLabels(r *spec.Region) []string {
@@ -79,11 +88,33 @@ func nodeLabels(r *spec.Region) []string {
 	return labels
 }
 
-func kubeletArgs(d *Decisions) []string {
-	args := []string{"streaming-connection-idle-timeout=5m"}
-	// Keep the node alive under memory pressure: evict pods before the
-	// kernel OOM-kills K3s itself.
-	args = append(args, "eviction-hard=memory.available<100Mi,nodefs.available<10%", "system-reserved=memory=256Mi")
+// kubeletTLSCiphers are the kubelet's TLS cipher suites of the K3s CIS
+// hardening guide ("v1.29 and newer").
+const kubeletTLSCiphers = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"
+
+// EvictionHard is every hard eviction threshold of the kubelet, at its
+// defaults: setting eviction-hard replaces the whole default set, so a
+// list naming only memory would drop the disk and inode thresholds.
+const EvictionHard = "memory.available<100Mi,nodefs.available<10%,imagefs.available<15%,nodefs.inodesFree<5%,imagefs.inodesFree<5%"
+
+func kubeletArgs(d *Decisions, server bool) []string {
+	args := []string{"streaming-connection-idle-timeout=5m", "tls-cipher-suites=" + kubeletTLSCiphers}
+	// Keep the node alive under memory pressure: the kubelet evicts pods
+	// softly (with their grace period) well before the hard threshold,
+	// and the memory of the OS and of K3s itself is not given to pods.
+	sysFP := Footprints["os"]
+	k3s := Footprints["k3s-agent"]
+	if server {
+		k3s = Footprints["k3s-server-"+d.Datastore]
+	}
+	args = append(args,
+		"eviction-hard="+EvictionHard,
+		"eviction-soft=memory.available<300Mi",
+		"eviction-soft-grace-period=memory.available=1m",
+		"eviction-max-pod-grace-period=60",
+		fmt.Sprintf("system-reserved=cpu=%dm,memory=%dMi", sysFP.CPUm, sysFP.MemoryMi),
+		fmt.Sprintf("kube-reserved=cpu=%dm,memory=%dMi", k3s.CPUm, k3s.MemoryMi),
+	)
 	if d.Hardware.Storage == "sd" || d.Hardware.Storage == "emmc" {
 		// Fewer image layers kept on flash that wears.
 		args = append(args, "image-gc-high-threshold=70", "image-gc-low-threshold=50")
@@ -93,7 +124,10 @@ func kubeletArgs(d *Decisions) []string {
 
 // registries writes registries.yaml: every upstream registry goes to the
 // region's mirrors first; with the embedded registry, nodes also share
-// images peer-to-peer (an empty mirror entry enables Spegel for it).
+// images peer-to-peer (an empty mirror entry enables Spegel for it). Several
+// upstreams share one mirror, so each is rewritten under a prefix named
+// after it (docker.io/library/redis is pulled as <mirror>/docker.io/library/redis):
+// without it, ghcr.io/x/y and docker.io/x/y would be the same repository.
 func registries(r *spec.Region, d *Decisions, apps []spec.App) map[string]any {
 	mirrors := map[string]any{}
 	for _, u := range upstreamRegistries(apps) {
@@ -104,6 +138,7 @@ func registries(r *spec.Region, d *Decisions, apps []spec.App) map[string]any {
 				eps = append(eps, "https://"+m)
 			}
 			entry["endpoint"] = eps
+			entry["rewrite"] = map[string]string{"^(.*)$": u + "/$1"}
 		}
 		if len(entry) > 0 || d.EmbeddedReg {
 			mirrors[u] = entry
@@ -155,17 +190,35 @@ func (p *planner) bootstrap(r *spec.Region, d *Decisions) error {
 		p.gen(path.Join(dir, name), b)
 	}
 	if s.Flux.Mode == "operator" {
-		p.gen(path.Join(dir, "manifests/flux-operator.yaml"), marshal("Installs the Flux Operator at first boot (K3s auto-deploy).", p.operatorChart()))
+		p.gen(path.Join(dir, "manifests/flux-operator.yaml"), marshal("Installs the Flux Operator at first boot (K3s auto-deploy). It stays on the node: git does not manage the operator.", p.operatorChart()))
 		p.gen(path.Join(dir, "manifests/flux-instance.yaml"), marshal(
-			"Flux at first boot; provision.sh replaces "+ClusterPlaceholder+" with the cluster's name.\nAfter the first sync, clusters/"+r.Name+"/<cluster>/flux-instance.yaml in git manages it.",
+			"Flux at first boot; provision.sh replaces "+ClusterPlaceholder+" with the cluster's name.\nAfter the first sync, clusters/"+r.Name+"/<cluster>/flux-instance.yaml in git manages it,\nand the handover removes this file from the node.",
 			p.fluxInstance(r, d, ClusterPlaceholder)))
+	} else {
+		// The cluster's gotk-sync.yaml with its name left to provision.sh,
+		// so that the node needs this folder only.
+		sync, _ := p.gotkSync(r, d, ClusterPlaceholder, ClusterPath(r.Name, ClusterPlaceholder))
+		head := "# Code generated by fleetgen. DO NOT EDIT.\n"
+		p.gen(path.Join(dir, "manifests/flux-sync.yaml"), []byte(head+
+			"# clusters/"+r.Name+"/<cluster>/flux-system/gotk-sync.yaml for the first boot; provision.sh replaces\n"+
+			"# "+ClusterPlaceholder+" with the cluster's name, and the handover removes it once Flux has synced.\n"+
+			strings.TrimPrefix(string(sync), head)))
 	}
 	data := p.bootstrapData(r, d)
+	if labels := p.nodeLabelsFile(r); labels != nil {
+		data.NodeLabelsFile = "node-labels.txt"
+		p.gen(path.Join(dir, data.NodeLabelsFile), labels)
+	}
 	script, err := render("bootstrap/provision.sh.tmpl", data)
 	if err != nil {
 		return err
 	}
 	p.script(path.Join(dir, "provision.sh"), script)
+	handover, err := render("bootstrap/handover.sh.tmpl", data)
+	if err != nil {
+		return err
+	}
+	p.script(path.Join(dir, "handover.sh"), handover)
 	readme, err := render("bootstrap/bootstrap-README.md.tmpl", data)
 	if err != nil {
 		return err
@@ -187,30 +240,86 @@ func (p *planner) operatorChart() *HelmChart {
 
 type bootstrapData struct {
 	*Decisions
-	Fleet, Region, Mode, GitURL, GitSecret, K3sVersion, InstallVersionVar string
-	FluxVersion, OperatorChartVersion, Placeholder, ClusterLabel          string
-	SopsSecret, GotkCommand, ExampleCluster, VerifySecret                 string
-	AirGapped, WearingStorage, NeedsAgeKey                                bool
-	RegistryMirrors                                                       []string
+	Fleet, Region, Mode, GitURL, GitSecret, K3sVersion           string
+	FluxVersion, OperatorChartVersion, Placeholder, ClusterLabel string
+	SopsSecret, GotkCommand, ExampleCluster, VerifySecret        string
+	NodeLabelsFile, FirstServerEnv, EvictionHard                 string
+	AirGapped, WearingStorage, NeedsAgeKey                       bool
+	RegistryMirrors, FleetRecipients, RegionRecipients           []string
+	FirstBootFiles                                               []firstBootFile
+}
+
+// firstBootFile is a file provision.sh writes into the auto-deploy folder
+// of a cluster's first server, and the handover removes once Flux has
+// synced from git.
+type firstBootFile struct {
+	Name     string
+	Template bool // the cluster's name is written in by provision.sh
+	Secret   bool // made on the node from a FLEETGEN_*_FILE, never in git
+}
+
+// nodeLabelsFile lists the inventory's node labels of the region's
+// clusters, one cluster a line: "<cluster> key=value ...". Nil when no
+// cluster of the region has labels.
+func (p *planner) nodeLabelsFile(r *spec.Region) []byte {
+	var b bytes.Buffer
+	for _, c := range p.l.RegionClusters(r.Name) {
+		if len(c.Labels) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(c.Labels))
+		for k := range c.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteString(c.Name)
+		for _, k := range keys {
+			b.WriteString(" " + k + "=" + c.Labels[k])
+		}
+		b.WriteString("\n")
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	head := tree.GeneratedHeader + "# Node labels from the inventory (label:KEY columns), one cluster a line. provision.sh writes\n" +
+		"# them into the node's config.yaml.d/10-identity.yaml; K3s applies node-label when the node registers.\n"
+	return append([]byte(head), b.Bytes()...)
 }
 
 func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 	s := &p.l.Spec
-	installVar := "INSTALL_K3S_VERSION"
-	if strings.Count(s.K3s.Version, ".") == 1 {
-		installVar = "INSTALL_K3S_CHANNEL"
-	}
 	example := ""
 	if cs := p.l.RegionClusters(r.Name); len(cs) > 0 {
 		example = cs[0].Name
 	}
+	needsAge := len(s.RegionRecipients(r)) > 0
+	var files []firstBootFile
+	if s.Flux.Mode == "operator" {
+		files = append(files, firstBootFile{Name: "flux-instance.yaml", Template: true})
+	} else {
+		files = append(files, firstBootFile{Name: "flux-components.yaml"}, firstBootFile{Name: "flux-sync.yaml", Template: true})
+	}
+	files = append(files, firstBootFile{Name: "flux-git-secret.yaml", Secret: true})
+	var env []string
+	if s.Git.SecretName != "" {
+		env = append(env, "FLEETGEN_GIT_SECRET_FILE=/root/flux-git-secret.yaml")
+	}
+	if needsAge {
+		files = append(files, firstBootFile{Name: "sops-age.yaml", Secret: true})
+		env = append(env, "FLEETGEN_AGE_KEY_FILE=/root/"+r.Name+".agekey")
+	}
+	if s.Git.VerifySecretName != "" {
+		files = append(files, firstBootFile{Name: "flux-signing-keys.yaml", Secret: true})
+		env = append(env, "FLEETGEN_SIGNING_KEYS_FILE=/root/fleet-signing-keys.asc")
+	}
 	return bootstrapData{
 		Decisions: d, Fleet: p.l.Metadata.Name, Region: r.Name, Mode: s.Flux.Mode, GitURL: p.gitURL(r), GitSecret: s.Git.SecretName,
-		K3sVersion: s.K3s.Version, InstallVersionVar: installVar, FluxVersion: s.Flux.Version, OperatorChartVersion: s.Flux.OperatorChartVersion,
+		K3sVersion: s.K3s.Version, FluxVersion: s.Flux.Version, OperatorChartVersion: s.Flux.OperatorChartVersion,
 		Placeholder: ClusterPlaceholder, ClusterLabel: ClusterLabel, SopsSecret: SopsSecretName, GotkCommand: gotkComponentsCommand(d),
 		ExampleCluster: example, AirGapped: d.Connectivity.PreloadImages, WearingStorage: d.Hardware.Storage == "sd" || d.Hardware.Storage == "emmc",
 		RegistryMirrors: r.RegistryMirrors, VerifySecret: s.Git.VerifySecretName,
-		NeedsAgeKey: len(s.RegionRecipients(r)) > 0,
+		NeedsAgeKey: needsAge, FleetRecipients: s.Secrets.AgeRecipients, RegionRecipients: r.AgeRecipients,
+		FirstBootFiles: files, FirstServerEnv: strings.Join(env, " "), EvictionHard: EvictionHard,
 	}
 }
 
@@ -225,4 +334,15 @@ func render(name string, data any) ([]byte, error) {
 		return nil, fmt.Errorf("blueprint %s: %w", name, err)
 	}
 	return b.Bytes(), nil
+}
+
+// NodeKey says which age key the nodes of a region hold: the region's own
+// (never the operators' fleet-wide key, which fleet.yaml validation keeps
+// off nodes), or none when nothing of the region is encrypted.
+func NodeKey(l *spec.Loaded, region string) string {
+	r, ok := l.Region(region)
+	if !ok || len(l.Spec.RegionRecipients(r)) == 0 {
+		return "no age key (nothing of this region is SOPS-encrypted)"
+	}
+	return "the region's own age key (" + strings.Join(r.AgeRecipients, ", ") + "), as Secret " + SopsSecretName + "; never the fleet-wide operators' key"
 }

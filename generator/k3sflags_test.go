@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -329,4 +330,194 @@ func TestProvisionScript(t *testing.T) {
 		t.Skipf("no /bin/sh: syntax not checked (%v)", shErr)
 	}
 	t.Logf("sh -n accepted %d provision.sh", checked)
+}
+
+// The K3s CIS hardening guide, "v1.29 and newer" tab (k3s-io/docs
+// docs/security/hardening-guide.md): every argument it sets, with its value.
+func TestK3sCISGuideV129(t *testing.T) {
+	ciphers := "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"
+	guide := map[string]map[string]string{
+		"kube-apiserver-arg": {
+			"enable-admission-plugins":                "NodeRestriction,EventRateLimit",
+			"admission-control-config-file":           "/var/lib/rancher/k3s/server/psa.yaml",
+			"audit-log-path":                          "/var/lib/rancher/k3s/server/logs/audit.log",
+			"audit-policy-file":                       "/var/lib/rancher/k3s/server/audit.yaml",
+			"audit-log-maxage":                        "30",
+			"audit-log-maxbackup":                     "10",
+			"audit-log-maxsize":                       "100",
+			"service-account-extend-token-expiration": "false",
+		},
+		"kube-controller-manager-arg": {"terminated-pod-gc-threshold": "100"},
+		"kubelet-arg":                 {"streaming-connection-idle-timeout": "5m", "tls-cipher-suites": ciphers},
+	}
+	for _, ex := range k3sTestPlans(t) {
+		for _, dir := range k3sBootstrapDirs(ex.res) {
+			for _, file := range []string{"config.yaml", "agent-config.yaml"} {
+				where := ex.name + "/" + path.Join(dir, file)
+				cfg := k3sReadConfig(t, ex.res, path.Join(dir, file))
+				for key, args := range guide {
+					if file == "agent-config.yaml" && key != "kubelet-arg" {
+						continue
+					}
+					got := k3sStrings(t, where+": "+key, cfg[key])
+					for k, want := range args {
+						if v, ok := k3sArgValue(got, k); !ok || v != want {
+							t.Errorf("%s: %s %s=%q (set %v), want %q (CIS guide v1.29+)", where, key, k, v, ok, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// eviction-hard replaces all the kubelet's default thresholds: every one is
+// set. The memory of the OS and of K3s is reserved from pods, and what is
+// left for pods still holds what the plan puts there, on a 2 GB node too.
+func TestK3sKubeletEvictionAndReservations(t *testing.T) {
+	defaults := []string{"memory.available<100Mi", "nodefs.available<10%", "imagefs.available<15%", "nodefs.inodesFree<5%", "imagefs.inodesFree<5%"}
+	mi := func(where, arg, list string) int64 {
+		for _, kv := range strings.Split(list, ",") {
+			if v, ok := strings.CutPrefix(kv, "memory="); ok {
+				n, err := strconv.ParseInt(strings.TrimSuffix(v, "Mi"), 10, 64)
+				if err != nil {
+					t.Errorf("%s: %s memory %q", where, arg, v)
+				}
+				return n
+			}
+		}
+		t.Errorf("%s: %s reserves no memory", where, arg)
+		return 0
+	}
+	for _, ex := range k3sTestPlans(t) {
+		for _, d := range ex.res.Decisions {
+			for _, file := range []string{"config.yaml", "agent-config.yaml"} {
+				p := path.Join("bootstrap", d.Region, file)
+				where := ex.name + "/" + p
+				kubelet := k3sStrings(t, where, k3sReadConfig(t, ex.res, p)["kubelet-arg"])
+				hard, _ := k3sArgValue(kubelet, "eviction-hard")
+				for _, want := range defaults {
+					if !strings.Contains(","+hard+",", ","+want+",") {
+						t.Errorf("%s: eviction-hard=%q lacks %s (it replaces the defaults)", where, hard, want)
+					}
+				}
+				soft, _ := k3sArgValue(kubelet, "eviction-soft")
+				grace, _ := k3sArgValue(kubelet, "eviction-soft-grace-period")
+				if soft != "" && !strings.HasPrefix(grace, strings.SplitN(soft, "<", 2)[0]+"=") {
+					t.Errorf("%s: eviction-soft %q without its grace period (%q)", where, soft, grace)
+				}
+				sys, _ := k3sArgValue(kubelet, "system-reserved")
+				kube, _ := k3sArgValue(kubelet, "kube-reserved")
+				reserved := mi(where, "system-reserved", sys) + mi(where, "kube-reserved", kube) + 100
+				if file != "config.yaml" {
+					continue
+				}
+				var pods int64
+				for _, l := range d.Budget.Lines {
+					if !strings.HasPrefix(l.Component, "K3s ") && !strings.HasPrefix(l.Component, "Operating system") {
+						pods += l.MemoryMi
+					}
+				}
+				if alloc := d.Budget.NodeMemoryMi - reserved; alloc < pods {
+					t.Errorf("%s: %dMi allocatable after reservations, but the plan puts %dMi of pods there", where, alloc, pods)
+				}
+			}
+		}
+	}
+}
+
+// Several upstream registries share one mirror: each is rewritten under
+// its own prefix. Air-gapped regions never fall back to the upstream
+// registries.
+func TestK3sRegistriesMirrors(t *testing.T) {
+	for _, ex := range k3sTestPlans(t) {
+		for _, r := range ex.res.Spec.Spec.Regions {
+			dir := path.Join("bootstrap", r.Name)
+			where := ex.name + "/" + dir
+			reg := k3sReadConfigAny(t, ex.res, path.Join(dir, "registries.yaml"))
+			mirrors, _ := reg["mirrors"].(map[string]any)
+			if len(r.RegistryMirrors) > 0 {
+				for up, v := range mirrors {
+					e, _ := v.(map[string]any)
+					rw, _ := e["rewrite"].(map[string]any)
+					if rw["^(.*)$"] != up+"/$1" {
+						t.Errorf("%s: mirror of %s has rewrite %v, want ^(.*)$ -> %s/$1", where, up, e["rewrite"], up)
+					}
+				}
+			}
+			airGapped := r.Connectivity == "air-gapped"
+			for _, file := range []string{"config.yaml", "agent-config.yaml"} {
+				cfg := k3sReadConfig(t, ex.res, path.Join(dir, file))
+				if (cfg["disable-default-registry-endpoint"] == true) != airGapped {
+					t.Errorf("%s/%s: disable-default-registry-endpoint=%v, air-gapped %v", where, file, cfg["disable-default-registry-endpoint"], airGapped)
+				}
+			}
+		}
+	}
+}
+
+func k3sReadConfigAny(t *testing.T, res *Result, p string) map[string]any {
+	t.Helper()
+	f, ok := res.Tree.Get(p)
+	if !ok {
+		t.Fatalf("%s is not generated", p)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(f.Content, &m); err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	return m
+}
+
+// The bootstrap README of multi-node regions says which ports the nodes
+// need between them; no README binds TPM2 PCR 11 literally.
+func TestBootstrapReadmeNodeFacts(t *testing.T) {
+	for _, ex := range k3sTestPlans(t) {
+		for _, d := range ex.res.Decisions {
+			p := path.Join("bootstrap", d.Region, "README.md")
+			f, ok := ex.res.Tree.Get(p)
+			if !ok {
+				t.Fatalf("%s: no %s", ex.name, p)
+			}
+			readme := string(f.Content)
+			if strings.Contains(readme, "tpm2-pcrs=7+11") {
+				t.Errorf("%s/%s: binds PCR 11 literally", ex.name, p)
+			}
+			r, _ := ex.res.Spec.Region(d.Region)
+			needsSecrets := len(ex.res.Spec.Spec.RegionRecipients(r)) > 0 || ex.res.Spec.Spec.Git.SecretName != ""
+			// sudo resets the environment: the documented command passes the files on sudo's command line.
+			if needsSecrets && (!strings.Contains(readme, "sudo FLEETGEN_") || strings.Contains(readme, "sudo ./provision.sh <cluster-name>  ")) {
+				t.Errorf("%s/%s: the first server's command does not pass FLEETGEN_* through sudo", ex.name, p)
+			}
+			if len(ex.res.Spec.Spec.RegionRecipients(r)) > 0 && (!strings.Contains(readme, "the **region's** age private key") || !strings.Contains(readme, r.AgeRecipients[0])) {
+				t.Errorf("%s/%s: does not say the node holds the region's own key", ex.name, p)
+			}
+			for _, want := range []string{"**Handover.**", ".skip", "K3s applies `node-label` only when the node registers"} {
+				if !strings.Contains(readme, want) {
+					t.Errorf("%s/%s: does not say %q", ex.name, p, want)
+				}
+			}
+			if strings.Contains(readme, "or set `data-dir:`") {
+				t.Errorf("%s/%s: advises data-dir, which moves the auto-deploy folder", ex.name, p)
+			}
+			if d.Hardware.Nodes == 1 {
+				continue
+			}
+			want := []string{"TCP 6443", "TCP 10250"}
+			if d.WireGuard {
+				want = append(want, "UDP 51820")
+			}
+			if d.Datastore == "etcd" {
+				want = append(want, "TCP 2379-2380")
+			}
+			if d.EmbeddedReg {
+				want = append(want, "TCP 5001")
+			}
+			for _, w := range want {
+				if !strings.Contains(readme, "| "+w+" |") {
+					t.Errorf("%s/%s: multi-node region does not list the inbound port %s", ex.name, p, w)
+				}
+			}
+		}
+	}
 }

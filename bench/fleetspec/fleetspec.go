@@ -62,6 +62,9 @@ func Spec(regions, perRegion int, bump string) []byte {
 	for i := 0; i < regions; i++ {
 		name := RegionName(i)
 		b = fmt.Appendf(b, "    - name: %s\n      clusterCount: %d\n      clusterPrefix: r%02d-rig\n", name, perRegion, i+1)
+		// Each region decrypts with a key of its own (fleet.yaml requires
+		// one); the benchmark shares one public key between its regions.
+		b = append(b, "      ageRecipients: [age1mhstk0u96aaw3fd60rrv7wzq089uh25386ku2sftnrn59mxq6axspwaehc]\n"...)
 		if i == 0 {
 			b = append(b, "      registryMirrors: [registry.region-01.acme-energy.example]\n"...)
 		}

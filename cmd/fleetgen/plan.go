@@ -62,6 +62,7 @@ func writePlanText(w io.Writer, res *generator.Result) error {
 		p := d.Connectivity
 		fmt.Fprintf(w, "  git poll %s (timeout %s), apply every %s (retry %s, timeout %s), jitter ±%d%%, sparse checkout %v\n",
 			p.GitInterval, p.GitTimeout, p.SyncInterval, p.RetryInterval, p.ApplyTimeout, p.JitterPercent, p.SparseCheckout)
+		fmt.Fprintf(w, "  nodes hold: %s\n", generator.NodeKey(res.Spec, d.Region))
 		fmt.Fprintln(w, "  why:")
 		for _, r := range d.Reasons {
 			fmt.Fprintf(w, "    - %s\n", r)
@@ -97,6 +98,7 @@ type regionJSON struct {
 	FluxSize       string            `json:"fluxSize"`
 	Disabled       []string          `json:"k3sDisabled"`
 	Connectivity   generator.Profile `json:"connectivity"`
+	NodeKey        string            `json:"nodeKey"`
 	Reasons        []string          `json:"reasons"`
 	Budget         generator.Budget  `json:"budget"`
 }
@@ -108,7 +110,7 @@ func writePlanJSON(w io.Writer, res *generator.Result) error {
 			Name: d.Region, Clusters: len(res.Spec.RegionClusters(d.Region)),
 			Hardware:  map[string]any{"arch": d.Hardware.Arch, "memory": d.Hardware.Memory, "cpus": d.Hardware.CPUs, "storage": d.Hardware.Storage, "nodes": d.Hardware.Nodes},
 			Datastore: d.Datastore, FluxComponents: d.FluxComponents, FluxSize: d.FluxSize, Disabled: d.Disable,
-			Connectivity: d.Connectivity, Reasons: d.Reasons, Budget: d.Budget,
+			Connectivity: d.Connectivity, NodeKey: generator.NodeKey(res.Spec, d.Region), Reasons: d.Reasons, Budget: d.Budget,
 		})
 	}
 	enc := json.NewEncoder(w)

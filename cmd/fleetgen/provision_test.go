@@ -53,7 +53,12 @@ func TestProvisionScriptInstallsTheNode(t *testing.T) {
 	if out, code := provision(t, script, root, nil, "Bad_Name"); code != 2 {
 		t.Errorf("bad cluster name: exit %d, %s", code, out)
 	}
-	if out, code := provision(t, script, root, nil, "ns-rig-0002"); code != 1 || !strings.Contains(out, "FLEETGEN_AGE_KEY_FILE") {
+	if out, code := provision(t, script, root, nil, "ns-rig-0002"); code != 1 || !strings.Contains(out, "FLEETGEN_GIT_SECRET_FILE") {
+		t.Errorf("without the git pull Secret (spec.git.secretName): exit %d, %s", code, out)
+	}
+	gitOnly := []string{"FLEETGEN_GIT_SECRET_FILE=" + filepath.Join(t.TempDir(), "git.yaml")}
+	writeFile(t, strings.TrimPrefix(gitOnly[0], "FLEETGEN_GIT_SECRET_FILE="), "apiVersion: v1\nkind: Secret\nmetadata: {name: flux-system, namespace: flux-system}\n")
+	if out, code := provision(t, script, root, gitOnly, "ns-rig-0002"); code != 1 || !strings.Contains(out, "FLEETGEN_AGE_KEY_FILE") {
 		t.Errorf("without the region's age key: exit %d, %s", code, out)
 	}
 	if _, err := os.Stat(root); !os.IsNotExist(err) {

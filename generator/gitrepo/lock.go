@@ -40,7 +40,7 @@ type Lock struct {
 	repo      *Repo
 	rec       lockRecord
 	prev      lockRecord // the record a killed run left, if any
-	fl        *os.File // fleetgen.lock, flock-ed
+	fl        *os.File   // fleetgen.lock, flock-ed
 	flPath    string
 	index     *os.File // index.lock, still to be renamed over the index
 	indexPath string

@@ -8,7 +8,7 @@ const (
 	DefaultFluxVersion          = "2.9.x"
 	DefaultFluxRegistry         = "ghcr.io/fluxcd"
 	DefaultOperatorChartVersion = "0.58.1"
-	DefaultK3sVersion           = "v1.37"
+	DefaultK3sVersion           = "v1.37.1+k3s1"
 	DefaultDatastore            = "auto"
 	DefaultConnectivity         = "intermittent"
 	DefaultArch                 = "amd64"

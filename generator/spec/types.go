@@ -40,7 +40,8 @@ type FleetSpec struct {
 	Hardware Hardware `yaml:"hardware,omitempty"`
 	// Connectivity profile, fleet-wide default; a region may override it.
 	Connectivity string `yaml:"connectivity,omitempty"`
-	// Secrets: age recipients that may decrypt SOPS files, fleet-wide.
+	// Secrets: age recipients that may decrypt SOPS files, fleet-wide
+	// (the operators' keys; never given to a node).
 	Secrets Secrets `yaml:"secrets,omitempty"`
 	// Apps are the workloads every cluster runs (apps/base/<name>).
 	Apps []App `yaml:"apps,omitempty"`
@@ -96,8 +97,9 @@ type Flux struct {
 
 // K3s settings.
 type K3s struct {
-	// Channel or exact version installed by the provisioning script and
-	// tracked by the upgrade plan (e.g. "v1.37" or "v1.37.1+k3s1").
+	// Exact K3s release installed by the provisioning script
+	// (INSTALL_K3S_VERSION), e.g. "v1.37.1+k3s1". A channel is refused:
+	// it would give the nodes of one fleet different patch releases.
 	Version string `yaml:"version,omitempty"`
 	// Datastore: "auto" (default: chosen from the hardware budget),
 	// "sqlite" or "etcd".
@@ -140,9 +142,12 @@ type Region struct {
 	ClusterCount  int      `yaml:"clusterCount,omitempty"`
 	ClusterPrefix string   `yaml:"clusterPrefix,omitempty"`
 	// Overrides of the fleet defaults.
-	Hardware      *Hardware `yaml:"hardware,omitempty"`
-	Connectivity  string    `yaml:"connectivity,omitempty"`
-	AgeRecipients []string  `yaml:"ageRecipients,omitempty"`
+	Hardware     *Hardware `yaml:"hardware,omitempty"`
+	Connectivity string    `yaml:"connectivity,omitempty"`
+	// AgeRecipients are the region's own age public keys: the region's
+	// nodes hold the matching private key (never the fleet-wide one).
+	// Required when spec.secrets.ageRecipients is set.
+	AgeRecipients []string `yaml:"ageRecipients,omitempty"`
 	// GitURL overrides spec.git.url for this region's clusters: a git
 	// mirror reachable from its sites (required reading for air-gapped).
 	GitURL string `yaml:"gitURL,omitempty"`

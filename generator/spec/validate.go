@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,7 +39,7 @@ var (
 
 var (
 	fluxVersionRe = lazyRegexp(`^2\.(x|\d+\.(x|\d+))$`)
-	k3sVersionRe  = lazyRegexp(`^v1\.\d+(\.\d+\+k3s\d+)?$`)
+	k3sVersionRe  = lazyRegexp(`^v1\.\d+\.\d+\+k3s\d+$`)
 	chartVerRe    = lazyRegexp(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
 	imageRe       = lazyRegexp(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 	varNameRe     = lazyRegexp(`^[_a-zA-Z][_a-zA-Z0-9]*$`)
@@ -48,6 +49,9 @@ var (
 type validator struct {
 	l    *Loaded
 	errs Errors
+	// badFleetKeys: spec.secrets.ageRecipients has an error already, so
+	// the region key rule is not reported on top of it.
+	badFleetKeys bool
 }
 
 func (v *validator) add(field, format string, args ...any) {
@@ -128,12 +132,12 @@ func (l *Loaded) Validate() Errors {
 	}
 
 	if !k3sVersionRe().MatchString(s.K3s.Version) {
-		v.add("spec.k3s.version", "%q is not a K3s channel (v1.37) or version (v1.37.1+k3s1)", s.K3s.Version)
+		v.add("spec.k3s.version", "%q is not an exact K3s release such as %s: a channel (v1.37) installs whatever patch release is current, so the nodes of a fleet drift apart", s.K3s.Version, DefaultK3sVersion)
 	}
 	v.oneOf("spec.k3s.datastore", s.K3s.Datastore, Datastores)
 	v.hardware("spec.hardware", s.Hardware, false)
 	v.oneOf("spec.connectivity", s.Connectivity, ConnectivityKinds)
-	v.ageRecipients("spec.secrets.ageRecipients", s.Secrets.AgeRecipients)
+	v.badFleetKeys = !v.ageRecipients("spec.secrets.ageRecipients", s.Secrets.AgeRecipients)
 	if s.Inventory != "" && !(strings.HasSuffix(s.Inventory, ".csv") || strings.HasSuffix(s.Inventory, ".yaml") || strings.HasSuffix(s.Inventory, ".yml")) {
 		v.add("spec.inventory", "%q must be a .csv, .yaml or .yml file", s.Inventory)
 	}
@@ -230,6 +234,7 @@ func (v *validator) regions(s *FleetSpec) {
 			v.add(p+".gitURL", "an air-gapped region needs gitURL: a git mirror its sites can reach")
 		}
 		v.ageRecipients(p+".ageRecipients", r.AgeRecipients)
+		v.regionKey(p, r, s.Secrets.AgeRecipients)
 		for j, m := range r.RegistryMirrors {
 			v.host(fmt.Sprintf("%s.registryMirrors[%d]", p, j), m)
 		}
@@ -315,7 +320,8 @@ func (v *validator) quantity(field, s string) (resource.Quantity, bool) {
 	return q, true
 }
 
-func (v *validator) ageRecipients(field string, rs []string) {
+func (v *validator) ageRecipients(field string, rs []string) bool {
+	n := len(v.errs)
 	seen := map[string]bool{}
 	for i, r := range rs {
 		f := fmt.Sprintf("%s[%d]", field, i)
@@ -328,6 +334,29 @@ func (v *validator) ageRecipients(field string, rs []string) {
 			v.add(f, "recipient listed twice")
 		}
 		seen[r] = true
+	}
+	return len(v.errs) == n
+}
+
+// regionKey enforces the node key rule: a region whose secrets are
+// encrypted (spec.secrets.ageRecipients or its own ageRecipients) needs an
+// age recipient of its own, because its nodes hold the private key that
+// decrypts them. Without one, the nodes would need the operators'
+// fleet-wide key, and one stolen node would decrypt every region's secrets.
+func (v *validator) regionKey(p string, r *Region, fleet []string) {
+	if v.badFleetKeys || (len(fleet) == 0 && len(r.AgeRecipients) == 0) {
+		return // nothing of this region is encrypted: its nodes hold no key
+	}
+	own := 0
+	for j, k := range r.AgeRecipients {
+		if slices.Contains(fleet, k) {
+			v.add(fmt.Sprintf("%s.ageRecipients[%d]", p, j), "is also in spec.secrets.ageRecipients: the region's nodes hold this key's private half, so it must be the region's own key, never the operators' fleet-wide one")
+			continue
+		}
+		own++
+	}
+	if own == 0 && len(r.AgeRecipients) == 0 {
+		v.add(p+".ageRecipients", "region %q decrypts SOPS secrets (spec.secrets.ageRecipients is set) but has no age recipient of its own: its nodes would have to hold the operators' fleet-wide key, and one stolen node would decrypt the whole fleet's secrets. Generate a key for the region (age-keygen -o %s.agekey, kept off git), list its public key here (age-keygen -y %s.agekey), and give the private key to the region's nodes only", r.Name, r.Name, r.Name)
 	}
 }
 

@@ -3,32 +3,59 @@
 #
 # Provision one K3s node of a cluster in region north-sea of fleet offshore-platforms.
 # Run it on the node, as root, from a copy of this folder (bootstrap/north-sea):
+# it reads nothing outside the folder but the secret files named below.
 #
-#   ./provision.sh CLUSTER_NAME                       first (or only) server
-#   ./provision.sh CLUSTER_NAME --join https://IP:6443 --token-file FILE [--agent]
+#   sudo FLEETGEN_GIT_SECRET_FILE=/root/flux-git-secret.yaml FLEETGEN_AGE_KEY_FILE=/root/north-sea.agekey ./provision.sh CLUSTER_NAME      first (or only) server
+#   sudo ./provision.sh CLUSTER_NAME --join https://IP:6443 --token-file FILE [--agent]
 #
-# The node then pulls everything else: K3s applies the manifests in
-# /var/lib/rancher/k3s/server/manifests at start, which install the Flux
-# Operator and Flux, and Flux syncs clusters/north-sea/CLUSTER_NAME from git.
-# No inbound port is opened and nothing is pushed to the node.
+# sudo drops the caller's environment (env_reset): give the FLEETGEN_*
+# variables on sudo's command line as above, or with sudo --preserve-env=VAR.
 #
-# Credentials never come from git. Give them as files that only exist on the
-# node (an encrypted disk: see README.md):
+# K3s v1.37.1+k3s1 is installed with the installer from https://get.k3s.io.
+# At its first start K3s applies the first-boot files in
+# /var/lib/rancher/k3s/server/manifests, which install Flux (through the
+# Flux Operator); Flux then syncs clusters/north-sea/CLUSTER_NAME from git. Once the
+# cluster's flux-system Kustomization is Ready, the fleetgen-handover timer
+# removes the first-boot files (and their Secrets) and leaves K3s a .skip file
+# for each, so that nothing on the node's disk overrides git after a reboot.
+#
+# Credentials never come from git. Give them as files that exist only on the
+# first server (an encrypted disk: see README.md); joining nodes need none:
 #   FLEETGEN_GIT_SECRET_FILE  a Secret manifest for namespace flux-system named
-#                             flux-system (e.g. from `flux create secret git flux-system --export ...`)
-#   FLEETGEN_AGE_KEY_FILE     the region's age private key (age-keygen), for SOPS
+#                             flux-system (required: the repository is private)
+#   FLEETGEN_AGE_KEY_FILE     the REGION's age private key (required), whose public key is
+#                             age1mhstk0u96aaw3fd60rrv7wzq089uh25386ku2sftnrn59mxq6axspwaehc
+#                             never the operators' fleet-wide key
+#   FLEETGEN_REGISTRY_CA_FILE the CA certificate of the region's registry mirrors, when
+#                             it is not in the node's trust store (optional)
+#
+# PROVISION_ROOT=/path installs into another root (an OS image being built,
+# or a test) and does not install or start K3s; PROVISION_INSTALL=1 (tests)
+# runs the installation steps there too, with whatever curl, systemctl and
+# k3s are on PATH.
 set -eu
 
+die() { echo "provision.sh: $*" >&2; exit 1; }
 usage() { echo "usage: $0 CLUSTER_NAME [--join https://SERVER:6443 --token-file FILE] [--agent]" >&2; exit 2; }
+# need VAR: the file named by $VAR must be readable and not empty.
+need() {
+  eval "f=\${$1:-}"
+  if [ -z "$f" ]; then
+    hint=""
+    [ -z "${SUDO_USER:-}" ] || hint=" (sudo drops the environment: run sudo $1=/path/to/file $0 ...)"
+    die "set $1: $2$hint"
+  fi
+  [ -r "$f" ] && [ -s "$f" ] || die "$1=$f: the file cannot be read or is empty ($2)"
+}
 
-[ "$(id -u)" -eq 0 ] || [ -n "${PROVISION_ROOT:-}" ] || { echo "provision.sh: run as root" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || [ -n "${PROVISION_ROOT:-}" ] || die "run as root (sudo, with the FLEETGEN_* variables on sudo's command line)"
 [ $# -ge 1 ] || usage
 CLUSTER="$1"; shift
 JOIN=""; TOKEN_FILE=""; ROLE=server
 while [ $# -gt 0 ]; do
   case "$1" in
-    --join) JOIN="${2:?}"; shift 2 ;;
-    --token-file) TOKEN_FILE="${2:?}"; shift 2 ;;
+    --join) [ $# -ge 2 ] || usage; JOIN="$2"; shift 2 ;;
+    --token-file) [ $# -ge 2 ] || usage; TOKEN_FILE="$2"; shift 2 ;;
     --agent) ROLE=agent; shift ;;
     *) usage ;;
   esac
@@ -37,66 +64,157 @@ done
 echo "$CLUSTER" | grep -Eq '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' || { echo "provision.sh: $CLUSTER is not a DNS-1123 label" >&2; exit 2; }
 if [ "$ROLE" = agent ] && [ -z "$JOIN" ]; then echo "provision.sh: --agent needs --join" >&2; exit 2; fi
 if [ -n "$JOIN" ] && [ -z "$TOKEN_FILE" ]; then echo "provision.sh: --join needs --token-file" >&2; exit 2; fi
-
-# Check what the first server needs before changing anything on the node
-# (servers that join get the Secrets from the cluster).
-if [ "$ROLE" = server ] && [ -z "$JOIN" ]; then
-  # This region's Kustomizations decrypt with the sops-age Secret: without it Flux stops.
-  [ -r "${FLEETGEN_AGE_KEY_FILE:-}" ] || { echo "provision.sh: set FLEETGEN_AGE_KEY_FILE to the region's age key file: region north-sea decrypts SOPS secrets" >&2; exit 1; }
-  if [ -n "${FLEETGEN_GIT_SECRET_FILE:-}" ] && [ ! -r "$FLEETGEN_GIT_SECRET_FILE" ]; then echo "provision.sh: cannot read $FLEETGEN_GIT_SECRET_FILE" >&2; exit 1; fi
-fi
+case "$JOIN" in ""|https://*) ;; *) echo "provision.sh: --join takes https://SERVER:6443" >&2; exit 2 ;; esac
+# K3s reads token-file from its own working directory: make it absolute.
+case "$TOKEN_FILE" in ""|/*) ;; *) TOKEN_FILE="$(pwd)/$TOKEN_FILE" ;; esac
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-# PROVISION_ROOT installs into another root (an image being built, or a test).
 ROOT="${PROVISION_ROOT:-}"
+INSTALL=yes
+[ -z "$ROOT" ] || [ "${PROVISION_INSTALL:-}" = 1 ] || INSTALL=no
 K3S_ETC="$ROOT/etc/rancher/k3s"
-K3S_SERVER="$ROOT/var/lib/rancher/k3s/server"
+# The auto-deploy folder is <data-dir>/server/manifests; this bootstrap uses
+# the default data-dir (mount another disk at /var/lib/rancher instead).
+DATA_DIR=/var/lib/rancher/k3s
+K3S_SERVER="$ROOT$DATA_DIR/server"
+MANIFESTS="$K3S_SERVER/manifests"
+HANDED_OVER="$K3S_SERVER/fleetgen-handover.done"
+FIRST=no
+[ "$ROLE" = server ] && [ -z "$JOIN" ] && FIRST=yes
+UNIT=k3s
+[ "$ROLE" = agent ] && UNIT=k3s-agent
+
+# ---- Every input is checked before anything is written. ------------------
+for f in config.yaml agent-config.yaml registries.yaml psa.yaml audit.yaml 90-kubelet.conf handover.sh manifests/flux-instance.yaml manifests/flux-operator.yaml; do
+  [ -r "$HERE/$f" ] || die "$HERE/$f is missing: copy the whole bootstrap/north-sea folder"
+done
+if grep -qs '^data-dir' "$K3S_ETC"/config.yaml.d/*.yaml; then
+  die "a drop-in in $K3S_ETC/config.yaml.d sets data-dir: K3s would watch <data-dir>/server/manifests, not $DATA_DIR/server/manifests; mount the disk at /var/lib/rancher instead (README.md)"
+fi
+if [ -n "$JOIN" ] && [ "$INSTALL" = yes ]; then
+  [ -r "$TOKEN_FILE" ] && [ -s "$TOKEN_FILE" ] || die "--token-file $TOKEN_FILE cannot be read or is empty"
+fi
+FIRST_BOOT=no
+if [ "$FIRST" = yes ]; then
+  if [ -e "$HANDED_OVER" ]; then
+    echo "provision.sh: Flux took this cluster over from git already ($HANDED_OVER): first-boot files and Secrets are not written again" >&2
+  else
+    FIRST_BOOT=yes
+  fi
+elif env | grep -q '^FLEETGEN_[A-Z_]*_FILE='; then
+  echo "provision.sh: joining node: FLEETGEN_*_FILE ignored (the cluster already holds its Secrets)" >&2
+fi
+if [ "$FIRST_BOOT" = yes ]; then
+  need FLEETGEN_GIT_SECRET_FILE "a Secret manifest named flux-system in flux-system (the repository's pull credentials, README.md)"
+  grep -q '^kind: *Secret' "$FLEETGEN_GIT_SECRET_FILE" && grep -Eq 'name: *"?flux-system"?([ ,}]|$)' "$FLEETGEN_GIT_SECRET_FILE" ||
+    die "$FLEETGEN_GIT_SECRET_FILE is not a Secret named flux-system"
+  need FLEETGEN_AGE_KEY_FILE "the age private key of region north-sea (region north-sea decrypts SOPS secrets)"
+  grep -iq '^age-secret-key-1' "$FLEETGEN_AGE_KEY_FILE" || die "$FLEETGEN_AGE_KEY_FILE holds no age secret key (a file written by age-keygen)"
+  if command -v age-keygen >/dev/null 2>&1; then
+    PUB=$(age-keygen -y "$FLEETGEN_AGE_KEY_FILE") || die "age-keygen -y $FLEETGEN_AGE_KEY_FILE failed"
+    case " age1g0u3dhrdl4gaf399x4fw24jq008he0ng2msgsw592xymwr7zz4vqleyfqy " in *" $PUB "*) die "$FLEETGEN_AGE_KEY_FILE is an operators' fleet-wide key ($PUB): a node holds its region's key only" ;; esac
+    case " age1mhstk0u96aaw3fd60rrv7wzq089uh25386ku2sftnrn59mxq6axspwaehc " in *" $PUB "*) ;; *) die "$FLEETGEN_AGE_KEY_FILE ($PUB) is not region north-sea's key (age1mhstk0u96aaw3fd60rrv7wzq089uh25386ku2sftnrn59mxq6axspwaehc)" ;; esac
+  fi
+fi
+if [ -n "${FLEETGEN_REGISTRY_CA_FILE:-}" ]; then
+  need FLEETGEN_REGISTRY_CA_FILE "the registry mirrors' CA certificate"
+  grep -q 'BEGIN CERTIFICATE' "$FLEETGEN_REGISTRY_CA_FILE" || die "$FLEETGEN_REGISTRY_CA_FILE is not a PEM certificate"
+fi
+
+INSTALLED=no
+if [ "$INSTALL" = yes ] && command -v k3s >/dev/null 2>&1; then INSTALLED=yes; fi
+TMP=""
+trap '[ -z "$TMP" ] || rm -f "$TMP"' EXIT
+if [ "$INSTALL" = yes ] && [ "$INSTALLED" = no ]; then
+  # Download to a file and check it: `curl | sh` reports success when curl fails.
+  TMP=$(mktemp)
+  curl -sfL --retry 3 -o "$TMP" https://get.k3s.io || die "downloading the K3s installer from https://get.k3s.io failed (curl exit $?); nothing was changed"
+  head -n 1 "$TMP" | grep -q '^#!/bin/sh' || die "https://get.k3s.io did not return the K3s install script; nothing was changed"
+fi
+# Read the secret files now, so that a failure stops before anything is written.
+AGE_B64=""; SIGNING_B64=""
+if [ "$FIRST_BOOT" = yes ]; then
+  AGE_B64=$(base64 -w0 < "$FLEETGEN_AGE_KEY_FILE")
+  [ -n "$AGE_B64" ] || die "cannot read $FLEETGEN_AGE_KEY_FILE"
+  :
+fi
+
+# ---- Write the node's configuration (K3s reads it at its first start). ----
+umask 077
 install -d -m 0700 "$K3S_ETC" "$K3S_ETC/config.yaml.d"
 install -d -m 0755 "$ROOT/etc/sysctl.d"
 install -m 0644 "$HERE/90-kubelet.conf" "$ROOT/etc/sysctl.d/90-kubelet.conf"
 [ -n "$ROOT" ] || sysctl --system >/dev/null
 install -m 0600 "$HERE/registries.yaml" "$K3S_ETC/registries.yaml"
+if [ -n "${FLEETGEN_REGISTRY_CA_FILE:-}" ]; then
+  install -m 0644 "$FLEETGEN_REGISTRY_CA_FILE" "$K3S_ETC/registry-ca.crt"
+  { echo "configs:"
+    printf '  "%s":\n    tls:\n      ca_file: /etc/rancher/k3s/registry-ca.crt\n' 'registry.north-sea.acme-energy.example'
+  } >> "$K3S_ETC/registries.yaml"
+fi
 
 if [ "$ROLE" = server ]; then
   install -m 0600 "$HERE/config.yaml" "$K3S_ETC/config.yaml"
-  install -d -m 0700 "$K3S_SERVER" "$K3S_SERVER/manifests" "$K3S_SERVER/logs"
+  install -d -m 0700 "$K3S_SERVER" "$MANIFESTS" "$K3S_SERVER/logs"
   install -m 0600 "$HERE/psa.yaml" "$K3S_SERVER/psa.yaml"
   install -m 0600 "$HERE/audit.yaml" "$K3S_SERVER/audit.yaml"
-  install -m 0600 "$HERE/manifests/flux-operator.yaml" "$K3S_SERVER/manifests/flux-operator.yaml"
-  sed "s|CLUSTER_NAME|$CLUSTER|g" "$HERE/manifests/flux-instance.yaml" > "$K3S_SERVER/manifests/flux-instance.yaml"
-  chmod 0600 "$K3S_SERVER/manifests/flux-instance.yaml"
-  if [ -n "${FLEETGEN_GIT_SECRET_FILE:-}" ]; then
-    install -m 0600 "$FLEETGEN_GIT_SECRET_FILE" "$K3S_SERVER/manifests/flux-git-secret.yaml"
-  fi
-  if [ -n "${FLEETGEN_AGE_KEY_FILE:-}" ]; then
-    umask 077
-    { echo "apiVersion: v1"; echo "kind: Secret"; echo "metadata: {name: sops-age, namespace: flux-system}";
-      echo "type: Opaque"; echo "data:"; printf '  age.agekey: %s\n' "$(base64 -w0 < "$FLEETGEN_AGE_KEY_FILE")"; } > "$K3S_SERVER/manifests/sops-age.yaml"
-  fi
+  # The Flux Operator's chart is the first server's (joining nodes write
+  # nothing into the auto-deploy folder); git does not manage it.
+  if [ "$FIRST" = yes ]; then install -m 0600 "$HERE/manifests/flux-operator.yaml" "$MANIFESTS/flux-operator.yaml"; fi
 else
   install -m 0600 "$HERE/agent-config.yaml" "$K3S_ETC/config.yaml"
 fi
 
-# Identity of this node: which cluster it belongs to.
-cat > "$K3S_ETC/config.yaml.d/10-identity.yaml" <<IDENTITY
-node-label+:
-  - fleetgen.dev/cluster=$CLUSTER
-IDENTITY
+if [ "$FIRST_BOOT" = yes ]; then
+  # First-boot files: applied by K3s until the handover (README.md).
+  sed "s|CLUSTER_NAME|$CLUSTER|g" "$HERE/manifests/flux-instance.yaml" > "$MANIFESTS/flux-instance.yaml"
+  if [ -n "${FLEETGEN_GIT_SECRET_FILE:-}" ]; then
+    install -m 0600 "$FLEETGEN_GIT_SECRET_FILE" "$MANIFESTS/flux-git-secret.yaml"
+  fi
+  printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: sops-age, namespace: flux-system}\ntype: Opaque\ndata:\n  age.agekey: %s\n' "$AGE_B64" > "$MANIFESTS/sops-age.yaml"
+  chmod 0600 "$MANIFESTS"/*.yaml
+  # The handover: once flux-system is Ready, the first-boot files go.
+  install -d -m 0755 "$ROOT/usr/local/lib/fleetgen" "$ROOT/etc/systemd/system" "$ROOT/etc/systemd/system/timers.target.wants"
+  install -m 0755 "$HERE/handover.sh" "$ROOT/usr/local/lib/fleetgen/handover.sh"
+  printf '%s\n' '[Unit]' 'Description=fleetgen: hand the cluster over from first-boot files to git' 'After=k3s.service' \
+    '' '[Service]' 'Type=oneshot' 'ExecStart=/usr/local/lib/fleetgen/handover.sh' > "$ROOT/etc/systemd/system/fleetgen-handover.service"
+  printf '%s\n' '[Unit]' 'Description=fleetgen: check every 2 minutes whether Flux has taken over' '' \
+    '[Timer]' 'OnBootSec=2min' 'OnUnitInactiveSec=2min' '' '[Install]' 'WantedBy=timers.target' > "$ROOT/etc/systemd/system/fleetgen-handover.timer"
+  chmod 0644 "$ROOT/etc/systemd/system/fleetgen-handover.service" "$ROOT/etc/systemd/system/fleetgen-handover.timer"
+  ln -sf ../fleetgen-handover.timer "$ROOT/etc/systemd/system/timers.target.wants/fleetgen-handover.timer"
+fi
+
+# Identity of this node: its cluster, and the inventory's labels for it.
+# K3s applies node-label only when the node registers: a label changed later
+# reaches an existing node only through kubectl label (or a re-registration).
+{
+  echo "node-label+:"
+  echo "  - fleetgen.dev/cluster=$CLUSTER"
+} > "$K3S_ETC/config.yaml.d/10-identity.yaml"
 if [ -n "$JOIN" ]; then
-  # A joining server must not initialise a second etcd cluster.
   printf 'server: %s\ntoken-file: %s\n' "$JOIN" "$TOKEN_FILE" > "$K3S_ETC/config.yaml.d/20-join.yaml"
+  # A joining server must not initialise a second etcd cluster.
   if [ "$ROLE" = server ]; then echo 'cluster-init: false' >> "$K3S_ETC/config.yaml.d/20-join.yaml"; fi
+else
+  rm -f "$K3S_ETC/config.yaml.d/20-join.yaml"
 fi
 chmod 0600 "$K3S_ETC"/config.yaml.d/*.yaml
 
-if [ -n "$ROOT" ]; then
+if [ "$INSTALL" = no ]; then
   echo "provisioned $CLUSTER ($ROLE) in region north-sea under $ROOT (K3s not installed or started)"
   exit 0
 fi
-if ! command -v k3s >/dev/null 2>&1; then
-  EXEC=server; [ "$ROLE" = agent ] && EXEC=agent
-  curl -sfL https://get.k3s.io | INSTALL_K3S_CHANNEL=v1.37 INSTALL_K3S_EXEC="$EXEC" sh -
+if [ "$INSTALLED" = yes ]; then
+  # A rerun: K3s reads the new configuration at its next start.
+  if ! systemctl restart "$UNIT"; then
+    journalctl -u "$UNIT" -n 20 --no-pager >&2 || true
+    die "systemctl restart $UNIT failed (see above, or journalctl -u $UNIT)"
+  fi
 else
-  systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent
+  INSTALL_K3S_VERSION=v1.37.1+k3s1 INSTALL_K3S_EXEC="$ROLE" sh "$TMP" || die "the K3s installer failed"
+fi
+if [ "$FIRST_BOOT" = yes ]; then
+  systemctl daemon-reload
+  systemctl enable --now fleetgen-handover.timer
 fi
 echo "provisioned $CLUSTER ($ROLE) in region north-sea"
