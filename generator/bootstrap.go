@@ -190,6 +190,7 @@ type bootstrapData struct {
 	Fleet, Region, Mode, GitURL, GitSecret, K3sVersion, InstallVersionVar string
 	FluxVersion, OperatorChartVersion, Placeholder, ClusterLabel          string
 	SopsSecret, GotkCommand, ExampleCluster, VerifySecret                 string
+	GitSecretCommand                                                      string
 	AirGapped, WearingStorage, NeedsAgeKey                                bool
 	RegistryMirrors                                                       []string
 }
@@ -210,7 +211,7 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 		Placeholder: ClusterPlaceholder, ClusterLabel: ClusterLabel, SopsSecret: SopsSecretName, GotkCommand: gotkComponentsCommand(d),
 		ExampleCluster: example, AirGapped: d.Connectivity.PreloadImages, WearingStorage: d.Hardware.Storage == "sd" || d.Hardware.Storage == "emmc",
 		RegistryMirrors: r.RegistryMirrors, VerifySecret: s.Git.VerifySecretName,
-		NeedsAgeKey: len(s.RegionRecipients(r)) > 0,
+		NeedsAgeKey: len(s.RegionRecipients(r)) > 0, GitSecretCommand: gitSecretCommand(s.Git.SecretName, p.gitURL(r)),
 	}
 }
 

@@ -14,7 +14,8 @@
 #
 # Credentials never come from git. Give them as files that only exist on the
 # node (an encrypted disk: see README.md):
-#   FLEETGEN_GIT_SECRET_FILE  a Secret manifest for namespace flux-system
+#   FLEETGEN_GIT_SECRET_FILE  a Secret manifest for namespace flux-system named
+#                             flux-system (e.g. from `flux create secret git flux-system --export ...`)
 #   FLEETGEN_AGE_KEY_FILE     the region's age private key (age-keygen), for SOPS
 set -eu
 
