@@ -1,6 +1,8 @@
 package generator
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"sort"
@@ -86,6 +88,10 @@ func (p *planner) apps() {
 		dir := path.Join("apps/base", a.Name)
 		res := []string{"deployment.yaml"}
 		p.gen(path.Join(dir, "deployment.yaml"), marshal("", deployment(a, p.l.Metadata.Name)))
+		if len(a.Files) > 0 {
+			p.gen(path.Join(dir, "files.yaml"), marshal("The app's configuration files (fleet.yaml spec.apps[].files), mounted read-only.\nTaken literally: Flux substitutes no ${VAR} here (the app expands its own, e.g. FLEET_CLUSTER).", appFiles(a)))
+			res = append(res, "files.yaml")
+		}
 		if a.Port > 0 {
 			p.gen(path.Join(dir, "service.yaml"), marshal("", service(a)))
 			res = append(res, "service.yaml")
@@ -149,7 +155,23 @@ func deployment(a spec.App, fleet string) *appsv1.Deployment {
 		c.ReadinessProbe = &corev1.Probe{ProbeHandler: probe, PeriodSeconds: 10}
 		c.LivenessProbe = &corev1.Probe{ProbeHandler: probe, PeriodSeconds: 30, FailureThreshold: 5}
 	}
+	var podAnnotations map[string]string
+	if len(a.Files) > 0 {
+		vols = append(vols, corev1.Volume{Name: "files", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: appFilesName(a)}}}})
+		for _, f := range a.Files {
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "files", MountPath: f.Path, SubPath: path.Base(f.Path), ReadOnly: true})
+		}
+		// A file mounted by subPath is not updated in a running pod: a
+		// change of content changes this annotation, which rolls the pods.
+		h := sha256.New()
+		for _, f := range a.Files {
+			fmt.Fprintf(h, "%s\x00%s\x00", f.Path, f.Content)
+		}
+		podAnnotations = map[string]string{FilesHashAnnotation: hex.EncodeToString(h.Sum(nil))[:16]}
+	}
 	d := &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: objectMeta(a.Name, "")}
+	d.Spec.Template.Annotations = podAnnotations
 	d.Labels = labels
 	d.Spec.Replicas = &replicas
 	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": a.Name}}
@@ -169,6 +191,26 @@ func deployment(a spec.App, fleet string) *appsv1.Deployment {
 		Volumes:    vols,
 	}
 	return d
+}
+
+// FilesHashAnnotation on an app's pod template changes with its files.
+const FilesHashAnnotation = "fleetgen.dev/files-sha256"
+
+func appFilesName(a spec.App) string { return a.Name + "-files" }
+
+// appFiles is the ConfigMap holding an app's configuration files, by base
+// name. Flux's postBuild substitution is disabled on it: configuration
+// languages use ${...} themselves (fluent-bit, shells, nginx), and an unset
+// variable would silently become an empty string.
+func appFiles(a spec.App) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: objectMeta(appFilesName(a), "")}
+	cm.Labels = map[string]string{"app.kubernetes.io/name": a.Name}
+	cm.Annotations = map[string]string{SubstituteAnnotation: "disabled"}
+	cm.Data = map[string]string{}
+	for _, f := range a.Files {
+		cm.Data[path.Base(f.Path)] = f.Content
+	}
+	return cm
 }
 
 func ptrQ(s string) *resource.Quantity {

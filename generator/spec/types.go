@@ -129,6 +129,18 @@ type App struct {
 	RunAsUser int64  `yaml:"runAsUser,omitempty"`
 	// WritablePaths get an emptyDir each (the root filesystem is read-only).
 	WritablePaths []string `yaml:"writablePaths,omitempty"`
+	// Files are configuration files mounted read-only at their path (one
+	// ConfigMap per app, each file by its base name). They are taken
+	// literally: Flux's postBuild substitution is disabled on them, so a
+	// ${VAR} in them is left for the app (its environment has FLEET_CLUSTER
+	// and FLEET_REGION).
+	Files []AppFile `yaml:"files,omitempty"`
+}
+
+// AppFile is one configuration file of an app.
+type AppFile struct {
+	Path    string `yaml:"path"`    // absolute path in the container
+	Content string `yaml:"content"` // the file's text
 }
 
 // Region is a group of clusters sharing an overlay and bootstrap files.

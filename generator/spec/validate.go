@@ -40,6 +40,7 @@ var (
 	fluxVersionRe = lazyRegexp(`^2\.(x|\d+\.(x|\d+))$`)
 	k3sVersionRe  = lazyRegexp(`^v1\.\d+(\.\d+\+k3s\d+)?$`)
 	chartVerRe    = lazyRegexp(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+	configKeyRe   = lazyRegexp(`^[-._a-zA-Z0-9]+$`)
 	imageRe       = lazyRegexp(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 	varNameRe     = lazyRegexp(`^[_a-zA-Z][_a-zA-Z0-9]*$`)
 	registryRe    = lazyRegexp(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
@@ -275,6 +276,23 @@ func (v *validator) app(p string, a *App, seen map[string]bool) {
 	for i, w := range a.WritablePaths {
 		if !strings.HasPrefix(w, "/") || strings.Contains(w, "..") || strings.ContainsAny(w, " \t\n") {
 			v.add(fmt.Sprintf("%s.writablePaths[%d]", p, i), "%q must be an absolute path", w)
+		}
+	}
+	names := map[string]bool{}
+	for i, f := range a.Files {
+		fp := fmt.Sprintf("%s.files[%d]", p, i)
+		base := f.Path[strings.LastIndex(f.Path, "/")+1:]
+		switch {
+		case !strings.HasPrefix(f.Path, "/") || strings.Contains(f.Path, "..") || strings.ContainsAny(f.Path, " \t\n") || strings.HasSuffix(f.Path, "/"):
+			v.add(fp+".path", "%q must be the absolute path of a file", f.Path)
+		case !configKeyRe().MatchString(base) || len(base) > 253:
+			v.add(fp+".path", "the file name %q must be letters, digits, '-', '_' or '.' (it is the ConfigMap key)", base)
+		case names[base]:
+			v.add(fp+".path", "another file of app %q has the name %q (files are keyed by name)", a.Name, base)
+		}
+		names[base] = true
+		if f.Content == "" {
+			v.add(fp+".content", "is required")
 		}
 	}
 }
