@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/yaml"
 
 	"github.com/fleetgen/fleetgen/examples"
 	"github.com/fleetgen/fleetgen/generator/spec"
@@ -156,4 +157,95 @@ spec:
 	for _, f := range append(rep.Errors, rep.Warnings...) {
 		t.Errorf("validate: %s (a file's own ${Y} is not Flux's)", f.String())
 	}
+}
+
+// TestExposedAppsAreReachableFromTheSite: an app with expose is reachable
+// from the listed networks as built for a cluster: a NodePort Service that
+// keeps the client's address (externalTrafficPolicy Local, so that the
+// NetworkPolicy's ipBlock sees it), and a NetworkPolicy in the app's
+// namespace that selects its pods and admits those networks to its port.
+// An app without expose stays closed to them.
+func TestExposedAppsAreReachableFromTheSite(t *testing.T) {
+	res := planExample(t, "offshore-platforms")
+	region := res.Decisions[0].Region
+	apps := buildRegionApps(t, res, region)
+	tree := map[string]string{"kustomization.yaml": "resources: [infrastructure/regions/" + region + "]\n"}
+	for _, f := range res.Tree.Files {
+		if strings.HasPrefix(f.Path, "infrastructure/") {
+			tree[f.Path] = string(f.Content)
+		}
+	}
+	infra := krustyBuild(t, tree)
+	exposed := 0
+	for _, a := range res.Spec.Spec.Apps {
+		svc := findObject(t, apps, "Service", a.Name)
+		admitted := map[string]bool{}
+		for _, r := range infra.Resources() {
+			if r.GetKind() != "NetworkPolicy" || r.GetNamespace() != a.Name {
+				continue
+			}
+			np := findObjectNS(t, infra, "NetworkPolicy", r.GetName(), a.Name)
+			if dig(np, "spec", "podSelector", "matchLabels", "app.kubernetes.io/name") != a.Name {
+				continue
+			}
+			for _, rule := range dig(np, "spec", "ingress").([]any) {
+				portOK := false
+				for _, pt := range dig(rule, "ports").([]any) {
+					portOK = portOK || dig(pt, "port") == float64(a.Port) || dig(pt, "port") == int64(a.Port)
+				}
+				for _, from := range dig(rule, "from").([]any) {
+					if c, ok := dig(from, "ipBlock", "cidr").(string); ok && portOK {
+						admitted[c] = true
+					}
+				}
+			}
+		}
+		if a.Expose == nil {
+			if dig(svc, "spec", "type") == "NodePort" || len(admitted) > 0 {
+				t.Errorf("%s: not exposed, yet NodePort %v or site networks admitted %v", a.Name, dig(svc, "spec", "type"), admitted)
+			}
+			continue
+		}
+		exposed++
+		if dig(svc, "spec", "type") != "NodePort" || dig(svc, "spec", "externalTrafficPolicy") != "Local" {
+			t.Errorf("%s: Service type %v, externalTrafficPolicy %v; want NodePort, Local", a.Name, dig(svc, "spec", "type"), dig(svc, "spec", "externalTrafficPolicy"))
+		}
+		if np := dig(dig(svc, "spec", "ports").([]any)[0], "nodePort"); np != float64(a.Expose.NodePort) && np != int64(a.Expose.NodePort) {
+			t.Errorf("%s: nodePort %v, want %d", a.Name, np, a.Expose.NodePort)
+		}
+		for _, c := range a.Expose.From {
+			if !admitted[c] {
+				t.Errorf("%s: no NetworkPolicy admits %s to port %d (admitted: %v)", a.Name, c, a.Port, admitted)
+			}
+		}
+	}
+	if exposed == 0 {
+		t.Fatal("offshore-platforms exposes no app; the test needs one")
+	}
+	for _, bad := range []string{`{nodePort: 80, from: [10.0.0.0/8]}`, `{nodePort: 31000, from: []}`, `{nodePort: 31000, from: [10.0.0.0]}`} {
+		src, _ := examples.FS.ReadFile("offshore-platforms/fleet.yaml")
+		text := strings.Replace(string(src), "expose: {nodePort: 31883, from: [10.40.0.0/16]}", "expose: "+bad, 1)
+		if _, err := spec.Parse([]byte(text), "fleet.yaml"); err == nil || !strings.Contains(err.Error(), "expose") {
+			t.Errorf("expose %s: error %v, want one about expose", bad, err)
+		}
+	}
+}
+
+func findObjectNS(t *testing.T, m resmap.ResMap, kind, name, ns string) map[string]any {
+	t.Helper()
+	for _, r := range m.Resources() {
+		if r.GetKind() == kind && r.GetName() == name && r.GetNamespace() == ns {
+			b, err := r.AsYAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out map[string]any
+			if err := yaml.Unmarshal(b, &out); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+	}
+	t.Fatalf("no %s %s/%s", kind, ns, name)
+	return nil
 }

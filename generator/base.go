@@ -30,7 +30,7 @@ func (p *planner) infrastructure() {
 	res := []string{}
 	if len(nss) > 0 {
 		p.gen("infrastructure/base/namespaces.yaml", marshal("One namespace per app, Pod Security Admission 'restricted' enforced.", nss...))
-		p.gen("infrastructure/base/network-policies.yaml", marshal("Default deny, then allow DNS and each app's own port from inside its namespace.\nOpen a port to a site network with a patch in infrastructure/regions/<region>.", pols...))
+		p.gen("infrastructure/base/network-policies.yaml", marshal("Default deny, then allow DNS and each app's own port from inside its namespace,\nand from the site networks of apps with expose (fleet.yaml spec.apps[].expose).", pols...))
 		res = append(res, "namespaces.yaml", "network-policies.yaml")
 	}
 	k := kustomization(res...)
@@ -76,6 +76,19 @@ func networkPolicies(a spec.App) []any {
 			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}},
 		}}
 		out = append(out, allow)
+		if e := a.Expose; e != nil {
+			site := &networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: objectMeta("allow-"+a.Name+"-from-site", a.Name)}
+			site.Spec.PodSelector = allow.Spec.PodSelector
+			site.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+			var from []networkingv1.NetworkPolicyPeer
+			for _, c := range e.From {
+				from = append(from, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+			}
+			// The NodePort's traffic reaches the pod on its own port, with
+			// the client's address (externalTrafficPolicy Local).
+			site.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: from, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}}}}
+			out = append(out, site)
+		}
 	}
 	return out
 }
@@ -223,6 +236,14 @@ func service(a spec.App) *corev1.Service {
 	s.Labels = map[string]string{"app.kubernetes.io/name": a.Name}
 	s.Spec.Selector = map[string]string{"app.kubernetes.io/name": a.Name}
 	s.Spec.Ports = []corev1.ServicePort{{Name: "main", Port: int32(a.Port), TargetPort: intstr.FromString("main"), Protocol: corev1.ProtocolTCP}}
+	if e := a.Expose; e != nil {
+		// servicelb is disabled: devices on the site network connect to
+		// any node's NodePort; Local keeps their address for the
+		// NetworkPolicy and answers only on nodes running a replica.
+		s.Spec.Type = corev1.ServiceTypeNodePort
+		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+		s.Spec.Ports[0].NodePort = int32(e.NodePort)
+	}
 	return s
 }
 

@@ -3,6 +3,7 @@ package generator
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -116,7 +117,12 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	memQ := resource.MustParse(hw.Memory)
 	nodeMi := memQ.Value() / (1 << 20)
 	d := Decisions{Region: r.Name, Hardware: hw, Connectivity: Profiles[r.Connectivity], Disable: []string{"traefik", "servicelb"}}
-	d.Reasons = append(d.Reasons, "traefik and servicelb disabled: clusters only pull (no inbound port); apps get ClusterIP Services that only pods of their own namespace may reach (NetworkPolicy), nothing on the site network reaches them until you expose one (fleet README, \"Reaching an app from the site network\")")
+	d.Reasons = append(d.Reasons, "traefik and servicelb disabled: clusters only pull (no inbound port); apps get ClusterIP Services that only pods of their own namespace may reach (NetworkPolicy), unless spec.apps[].expose opens a NodePort to the site network")
+	for _, a := range s.Apps {
+		if e := a.Expose; e != nil {
+			d.Reasons = append(d.Reasons, fmt.Sprintf("app %s reached from %s on port %d of every node running it (NodePort, externalTrafficPolicy Local, NetworkPolicy)", a.Name, strings.Join(e.From, ", "), e.NodePort))
+		}
+	}
 	if d.Connectivity.PreloadImages {
 		if s.Flux.Mode == "operator" {
 			d.Connectivity.Summary += ", and the Flux Operator installs the Flux manifests embedded in its image"

@@ -201,6 +201,12 @@ func (p *planner) readmeData() map[string]any {
 	for _, name := range spec.ConnectivityKinds {
 		profiles = append(profiles, Profiles[name])
 	}
+	var exposed []string
+	for _, a := range s.Apps {
+		if e := a.Expose; e != nil {
+			exposed = append(exposed, fmt.Sprintf("`%s` on port %d from %s", a.Name, e.NodePort, strings.Join(e.From, ", ")))
+		}
+	}
 	var sopsRegions, noSopsRegions []string
 	for i := range s.Regions {
 		if len(s.RegionRecipients(&s.Regions[i])) > 0 {
@@ -220,6 +226,7 @@ func (p *planner) readmeData() map[string]any {
 		"SopsSecret":    SopsSecretName,
 		"SopsRegions":   sopsRegions,
 		"NoSopsRegions": noSopsRegions,
+		"Exposed":       exposed,
 		"Mermaid":       Mermaid(p.res),
 		"Security":      map[string]any{"Hardware": s.Hardware},
 	}

@@ -349,9 +349,10 @@ func TestTextSlips(t *testing.T) {
 	}
 }
 
-// TestNoFalseReachabilityClaim: apps get ClusterIP Services behind
-// same-namespace NetworkPolicies, with servicelb disabled: nothing on the
-// site network reaches them unless exposed, and the docs say how.
+// TestNoFalseReachabilityClaim: servicelb is disabled and namespaces
+// admit only their own pods, so the plan may not claim that apps are
+// reached on the site network through their Services; the README says how
+// they are reached.
 func TestNoFalseReachabilityClaim(t *testing.T) {
 	for _, name := range examples.Names() {
 		res := planExample(t, name)

@@ -135,6 +135,17 @@ type App struct {
 	// ${VAR} in them is left for the app (its environment has FLEET_CLUSTER
 	// and FLEET_REGION).
 	Files []AppFile `yaml:"files,omitempty"`
+	// Expose makes the app reachable from the site network: its Service
+	// becomes a NodePort (externalTrafficPolicy Local, so the client's
+	// address is kept) and a NetworkPolicy admits the From networks to its
+	// port. Without it, only pods of the app's namespace reach it.
+	Expose *AppExpose `yaml:"expose,omitempty"`
+}
+
+// AppExpose opens an app's port to the site network on every node.
+type AppExpose struct {
+	NodePort int      `yaml:"nodePort"` // 30000-32767, the port devices connect to on any node
+	From     []string `yaml:"from"`     // CIDRs allowed in, e.g. the site's sensor network
 }
 
 // AppFile is one configuration file of an app.

@@ -140,8 +140,15 @@ func (l *Loaded) Validate() Errors {
 	}
 
 	appNames := map[string]bool{}
+	nodePorts := map[int]string{}
 	for i := range s.Apps {
 		v.app(fmt.Sprintf("spec.apps[%d]", i), &s.Apps[i], appNames)
+		if e := s.Apps[i].Expose; e != nil && e.NodePort != 0 {
+			if prev, ok := nodePorts[e.NodePort]; ok {
+				v.add(fmt.Sprintf("spec.apps[%d].expose.nodePort", i), "%d is already app %q's", e.NodePort, prev)
+			}
+			nodePorts[e.NodePort] = s.Apps[i].Name
+		}
 	}
 
 	if len(s.Regions) == 0 {
@@ -276,6 +283,22 @@ func (v *validator) app(p string, a *App, seen map[string]bool) {
 	for i, w := range a.WritablePaths {
 		if !strings.HasPrefix(w, "/") || strings.Contains(w, "..") || strings.ContainsAny(w, " \t\n") {
 			v.add(fmt.Sprintf("%s.writablePaths[%d]", p, i), "%q must be an absolute path", w)
+		}
+	}
+	if e := a.Expose; e != nil {
+		switch {
+		case a.Port == 0:
+			v.add(p+".expose", "needs the app's port (spec.apps[].port) to expose")
+		case e.NodePort < 30000 || e.NodePort > 32767:
+			v.add(p+".expose.nodePort", "%d is outside the NodePort range 30000-32767", e.NodePort)
+		}
+		if len(e.From) == 0 {
+			v.add(p+".expose.from", "is required: the networks (CIDRs) that may connect, e.g. the site's sensor network")
+		}
+		for i, c := range e.From {
+			if _, _, err := net.ParseCIDR(c); err != nil {
+				v.add(fmt.Sprintf("%s.expose.from[%d]", p, i), "%q is not a CIDR such as 192.168.50.0/24", c)
+			}
 		}
 	}
 	names := map[string]bool{}
