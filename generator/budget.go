@@ -59,6 +59,7 @@ type Decisions struct {
 	Connectivity   Profile
 	Reasons        []string
 	Budget         Budget
+	Exposed        []string // apps open to the site network, described for the docs
 }
 
 // BudgetLine is one row of the budget table.
@@ -118,6 +119,7 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	nodeMi := memQ.Value() / (1 << 20)
 	d := Decisions{Region: r.Name, Hardware: hw, Connectivity: Profiles[r.Connectivity], Disable: []string{"traefik", "servicelb"}}
 	d.Reasons = append(d.Reasons, "traefik and servicelb disabled: clusters only pull (no inbound port); apps get ClusterIP Services that only pods of their own namespace may reach (NetworkPolicy), unless spec.apps[].expose opens a NodePort to the site network")
+	d.Exposed = exposedApps(s.Apps)
 	for _, a := range s.Apps {
 		if e := a.Expose; e != nil {
 			d.Reasons = append(d.Reasons, fmt.Sprintf("app %s reached from %s on port %d of every node running it (NodePort, externalTrafficPolicy Local, NetworkPolicy)", a.Name, strings.Join(e.From, ", "), e.NodePort))

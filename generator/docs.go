@@ -201,12 +201,7 @@ func (p *planner) readmeData() map[string]any {
 	for _, name := range spec.ConnectivityKinds {
 		profiles = append(profiles, Profiles[name])
 	}
-	var exposed []string
-	for _, a := range s.Apps {
-		if e := a.Expose; e != nil {
-			exposed = append(exposed, fmt.Sprintf("`%s` on port %d from %s", a.Name, e.NodePort, strings.Join(e.From, ", ")))
-		}
-	}
+	exposed := exposedApps(s.Apps)
 	var sopsRegions, noSopsRegions []string
 	for i := range s.Regions {
 		if len(s.RegionRecipients(&s.Regions[i])) > 0 {
@@ -228,7 +223,7 @@ func (p *planner) readmeData() map[string]any {
 		"NoSopsRegions": noSopsRegions,
 		"Exposed":       exposed,
 		"Mermaid":       Mermaid(p.res),
-		"Security":      map[string]any{"Hardware": s.Hardware},
+		"Security":      map[string]any{"Hardware": s.Hardware, "Exposed": exposed},
 	}
 }
 
@@ -274,4 +269,15 @@ func gitSecretCommand(name, url string) string {
 		cmd += " --private-key-file=./deploy-key"
 	}
 	return cmd + " --export > git-secret.yaml"
+}
+
+// exposedApps describes the apps open to the site network, for the docs.
+func exposedApps(apps []spec.App) []string {
+	var out []string
+	for _, a := range apps {
+		if e := a.Expose; e != nil {
+			out = append(out, fmt.Sprintf("`%s` on port %d from %s", a.Name, e.NodePort, strings.Join(e.From, ", ")))
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -362,6 +363,17 @@ func TestNoFalseReachabilityClaim(t *testing.T) {
 		}
 		if !strings.Contains(string(fileOf(t, res, "README.md")), "## Reaching an app from the site network") {
 			t.Errorf("%s: README does not say how an app is reached from the site network", name)
+		}
+		// The security advice must not say "no inbound port" alone where
+		// apps are exposed.
+		for _, f := range res.Tree.Files {
+			if s := string(f.Content); strings.Contains(s, "**Zero trust on the network**") {
+				for _, a := range res.Spec.Spec.Apps {
+					if a.Expose != nil && !strings.Contains(s, "`"+a.Name+"` on port "+strconv.Itoa(a.Expose.NodePort)) {
+						t.Errorf("%s/%s: the network advice does not name exposed app %s's port", name, f.Path, a.Name)
+					}
+				}
+			}
 		}
 	}
 }
