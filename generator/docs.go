@@ -118,9 +118,14 @@ func ScaffoldFacts(res *Result, lang prompt.Lang) []string {
 			"Node: K3s hardened per the CIS guide (secrets-encryption, protect-kernel-defaults, PSA `restricted` by default, audit log with rotation, EventRateLimit); traefik and servicelb disabled."),
 		t("Cargas: namespaces con Pod Security `restricted`, NetworkPolicy default-deny más DNS, contenedores sin root con sistema de archivos de solo lectura y límites de recursos.",
 			"Workloads: namespaces with Pod Security `restricted`, default-deny NetworkPolicy plus DNS, non-root containers with read-only root filesystems and resource limits."),
-		t("Secretos: SOPS con age (una clave por región, `.sops.yaml`); ningún Secret en claro en git; las credenciales llegan al nodo como archivos locales.",
-			"Secrets: SOPS with age (one key per region, `.sops.yaml`); no plaintext Secret in git; credentials reach the node as local files."),
 	)
+	if hasRecipients(s) {
+		facts = append(facts, t("Secretos: SOPS con age (una clave por región, `.sops.yaml`; cada Kustomization del clúster, flux-system incluida, descifra); ningún Secret en claro en git; las credenciales llegan al nodo como archivos locales.",
+			"Secrets: SOPS with age (one key per region, `.sops.yaml`; every Kustomization of a cluster, flux-system included, decrypts); no plaintext Secret in git; credentials reach the node as local files."))
+	} else {
+		facts = append(facts, t("Secretos: aún sin SOPS (fleet.yaml no nombra destinatarios age: no hay `.sops.yaml` ni descifrado); ningún Secret en claro en git; las credenciales llegan al nodo como archivos locales.",
+			"Secrets: no SOPS yet (fleet.yaml names no age recipient: no `.sops.yaml`, no decryption); no plaintext Secret in git; credentials reach the node as local files."))
+	}
 	return facts
 }
 
@@ -280,4 +285,15 @@ func exposedApps(apps []spec.App) []string {
 		}
 	}
 	return out
+}
+
+// hasRecipients: some region's files are encrypted for someone (and
+// .sops.yaml exists).
+func hasRecipients(s *spec.FleetSpec) bool {
+	for i := range s.Regions {
+		if len(s.RegionRecipients(&s.Regions[i])) > 0 {
+			return true
+		}
+	}
+	return false
 }

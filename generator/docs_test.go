@@ -193,6 +193,11 @@ func TestSecretsDocsMatchSops(t *testing.T) {
 		if !hasSops && !strings.Contains(readme, "SOPS is not set up") {
 			t.Errorf("%s: no .sops.yaml, and the README does not say so", c.name)
 		}
+		// The prompt's "what the repository contains" says the same.
+		prompt := string(fileOf(t, res, "docs/design/prompt.en.md"))
+		if claims := strings.Contains(prompt, "Secrets: SOPS with age"); claims != hasSops {
+			t.Errorf("%s%v: prompt.en.md claims SOPS %v, .sops.yaml planned %v", c.name, c.edits, claims, hasSops)
+		}
 		for _, d := range res.Decisions {
 			cl := res.Spec.RegionClusters(d.Region)[0].Name
 			decrypts := dig(clusterSyncKustomization(t, res, d.Region, cl), "spec", "decryption") != nil
