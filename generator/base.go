@@ -1,6 +1,8 @@
 package generator
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"sort"
@@ -28,7 +30,7 @@ func (p *planner) infrastructure() {
 	res := []string{}
 	if len(nss) > 0 {
 		p.gen("infrastructure/base/namespaces.yaml", marshal("One namespace per app, Pod Security Admission 'restricted' enforced.", nss...))
-		p.gen("infrastructure/base/network-policies.yaml", marshal("Default deny, then allow DNS and each app's own port from inside its namespace.\nOpen a port to a site network with a patch in infrastructure/regions/<region>.", pols...))
+		p.gen("infrastructure/base/network-policies.yaml", marshal("Default deny, then allow DNS and each app's own port from inside its namespace,\nand from the site networks of apps with expose (fleet.yaml spec.apps[].expose).", pols...))
 		res = append(res, "namespaces.yaml", "network-policies.yaml")
 	}
 	k := kustomization(res...)
@@ -74,6 +76,19 @@ func networkPolicies(a spec.App) []any {
 			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}},
 		}}
 		out = append(out, allow)
+		if e := a.Expose; e != nil {
+			site := &networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: objectMeta("allow-"+a.Name+"-from-site", a.Name)}
+			site.Spec.PodSelector = allow.Spec.PodSelector
+			site.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+			var from []networkingv1.NetworkPolicyPeer
+			for _, c := range e.From {
+				from = append(from, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+			}
+			// The NodePort's traffic reaches the pod on its own port, with
+			// the client's address (externalTrafficPolicy Local).
+			site.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: from, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}}}}
+			out = append(out, site)
+		}
 	}
 	return out
 }
@@ -86,6 +101,10 @@ func (p *planner) apps() {
 		dir := path.Join("apps/base", a.Name)
 		res := []string{"deployment.yaml"}
 		p.gen(path.Join(dir, "deployment.yaml"), marshal("", deployment(a, p.l.Metadata.Name)))
+		if len(a.Files) > 0 {
+			p.gen(path.Join(dir, "files.yaml"), marshal("The app's configuration files (fleet.yaml spec.apps[].files), mounted read-only.\nTaken literally: Flux substitutes no ${VAR} here (the app expands its own, e.g. FLEET_CLUSTER).", appFiles(a)))
+			res = append(res, "files.yaml")
+		}
 		if a.Port > 0 {
 			p.gen(path.Join(dir, "service.yaml"), marshal("", service(a)))
 			res = append(res, "service.yaml")
@@ -149,7 +168,23 @@ func deployment(a spec.App, fleet string) *appsv1.Deployment {
 		c.ReadinessProbe = &corev1.Probe{ProbeHandler: probe, PeriodSeconds: 10}
 		c.LivenessProbe = &corev1.Probe{ProbeHandler: probe, PeriodSeconds: 30, FailureThreshold: 5}
 	}
+	var podAnnotations map[string]string
+	if len(a.Files) > 0 {
+		vols = append(vols, corev1.Volume{Name: "files", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: appFilesName(a)}}}})
+		for _, f := range a.Files {
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "files", MountPath: f.Path, SubPath: path.Base(f.Path), ReadOnly: true})
+		}
+		// A file mounted by subPath is not updated in a running pod: a
+		// change of content changes this annotation, which rolls the pods.
+		h := sha256.New()
+		for _, f := range a.Files {
+			fmt.Fprintf(h, "%s\x00%s\x00", f.Path, f.Content)
+		}
+		podAnnotations = map[string]string{FilesHashAnnotation: hex.EncodeToString(h.Sum(nil))[:16]}
+	}
 	d := &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: objectMeta(a.Name, "")}
+	d.Spec.Template.Annotations = podAnnotations
 	d.Labels = labels
 	d.Spec.Replicas = &replicas
 	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": a.Name}}
@@ -171,6 +206,26 @@ func deployment(a spec.App, fleet string) *appsv1.Deployment {
 	return d
 }
 
+// FilesHashAnnotation on an app's pod template changes with its files.
+const FilesHashAnnotation = "fleetgen.dev/files-sha256"
+
+func appFilesName(a spec.App) string { return a.Name + "-files" }
+
+// appFiles is the ConfigMap holding an app's configuration files, by base
+// name. Flux's postBuild substitution is disabled on it: configuration
+// languages use ${...} themselves (fluent-bit, shells, nginx), and an unset
+// variable would silently become an empty string.
+func appFiles(a spec.App) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: objectMeta(appFilesName(a), "")}
+	cm.Labels = map[string]string{"app.kubernetes.io/name": a.Name}
+	cm.Annotations = map[string]string{SubstituteAnnotation: "disabled"}
+	cm.Data = map[string]string{}
+	for _, f := range a.Files {
+		cm.Data[path.Base(f.Path)] = f.Content
+	}
+	return cm
+}
+
 func ptrQ(s string) *resource.Quantity {
 	q := resource.MustParse(s)
 	return &q
@@ -181,6 +236,14 @@ func service(a spec.App) *corev1.Service {
 	s.Labels = map[string]string{"app.kubernetes.io/name": a.Name}
 	s.Spec.Selector = map[string]string{"app.kubernetes.io/name": a.Name}
 	s.Spec.Ports = []corev1.ServicePort{{Name: "main", Port: int32(a.Port), TargetPort: intstr.FromString("main"), Protocol: corev1.ProtocolTCP}}
+	if e := a.Expose; e != nil {
+		// servicelb is disabled: devices on the site network connect to
+		// any node's NodePort; Local keeps their address for the
+		// NetworkPolicy and answers only on nodes running a replica.
+		s.Spec.Type = corev1.ServiceTypeNodePort
+		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+		s.Spec.Ports[0].NodePort = int32(e.NodePort)
+	}
 	return s
 }
 

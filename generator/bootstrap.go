@@ -240,13 +240,13 @@ func (p *planner) operatorChart() *HelmChart {
 
 type bootstrapData struct {
 	*Decisions
-	Fleet, Region, Mode, GitURL, GitSecret, K3sVersion           string
-	FluxVersion, OperatorChartVersion, Placeholder, ClusterLabel string
-	SopsSecret, GotkCommand, ExampleCluster, VerifySecret        string
-	NodeLabelsFile, FirstServerEnv, EvictionHard                 string
-	AirGapped, WearingStorage, NeedsAgeKey                       bool
-	RegistryMirrors, FleetRecipients, RegionRecipients           []string
-	FirstBootFiles                                               []firstBootFile
+	Fleet, Region, Mode, GitURL, GitSecret, K3sVersion             string
+	FluxVersion, OperatorChartVersion, Placeholder, ClusterLabel   string
+	SopsSecret, GotkCommand, ExampleCluster, VerifySecret          string
+	NodeLabelsFile, FirstServerEnv, EvictionHard, GitSecretCommand string
+	AirGapped, WearingStorage, NeedsAgeKey                         bool
+	RegistryMirrors, FleetRecipients, RegionRecipients             []string
+	FirstBootFiles                                                 []firstBootFile
 }
 
 // firstBootFile is a file provision.sh writes into the auto-deploy folder
@@ -319,7 +319,7 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 		ExampleCluster: example, AirGapped: d.Connectivity.PreloadImages, WearingStorage: d.Hardware.Storage == "sd" || d.Hardware.Storage == "emmc",
 		RegistryMirrors: r.RegistryMirrors, VerifySecret: s.Git.VerifySecretName,
 		NeedsAgeKey: needsAge, FleetRecipients: s.Secrets.AgeRecipients, RegionRecipients: r.AgeRecipients,
-		FirstBootFiles: files, FirstServerEnv: strings.Join(env, " "), EvictionHard: EvictionHard,
+		FirstBootFiles: files, FirstServerEnv: strings.Join(env, " "), EvictionHard: EvictionHard, GitSecretCommand: gitSecretCommand(s.Git.SecretName, p.gitURL(r)),
 	}
 }
 

@@ -3,6 +3,7 @@ package generator
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -58,6 +59,7 @@ type Decisions struct {
 	Connectivity   Profile
 	Reasons        []string
 	Budget         Budget
+	Exposed        []string // apps open to the site network, described for the docs
 }
 
 // BudgetLine is one row of the budget table.
@@ -116,7 +118,23 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	memQ := resource.MustParse(hw.Memory)
 	nodeMi := memQ.Value() / (1 << 20)
 	d := Decisions{Region: r.Name, Hardware: hw, Connectivity: Profiles[r.Connectivity], Disable: []string{"traefik", "servicelb"}}
-	d.Reasons = append(d.Reasons, "traefik and servicelb disabled: clusters only pull (no inbound port); apps are reached on the site network through their Services")
+	d.Reasons = append(d.Reasons, "traefik and servicelb disabled: clusters only pull (no inbound port); apps get ClusterIP Services that only pods of their own namespace may reach (NetworkPolicy), unless spec.apps[].expose opens a NodePort to the site network")
+	d.Exposed = exposedApps(s.Apps)
+	for _, a := range s.Apps {
+		if e := a.Expose; e != nil {
+			d.Reasons = append(d.Reasons, fmt.Sprintf("app %s reached from %s on port %d of every node running it (NodePort, externalTrafficPolicy Local, NetworkPolicy)", a.Name, strings.Join(e.From, ", "), e.NodePort))
+		}
+	}
+	if d.Connectivity.PreloadImages {
+		if s.Flux.Mode == "operator" {
+			d.Connectivity.Summary += ", and the Flux Operator installs the Flux manifests embedded in its image"
+		} else {
+			d.Connectivity.Summary += ", and Flux's controller images come from the region mirror (gotk-components.yaml is made on a connected machine)"
+		}
+	}
+	if d.Connectivity.SparseCheckout {
+		d.Connectivity.Summary += "; sparse checkout: each new commit is still a depth-1 clone of the whole repository over the link, the node keeps only this cluster's folders in the artifact it stores and applies"
+	}
 
 	// Datastore: embedded etcd only for 3+ servers with the memory for it.
 	etcdFits := hw.Nodes >= 3 && nodeMi >= 4096
@@ -201,7 +219,11 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	}
 	if nodeMi < 8192 {
 		d.FluxSize = "small"
-		d.Reasons = append(d.Reasons, "Flux size small: lower concurrency and limits for edge nodes")
+		if s.Flux.Mode == "operator" {
+			d.Reasons = append(d.Reasons, "Flux size small: the Flux Operator's small profile (limits 1000m/512Mi per controller, --concurrent=5)")
+		} else {
+			d.Reasons = append(d.Reasons, "Flux size small: flux-system/kustomization.yaml patches the controllers to the small edge profile (limits 1000m/512Mi per controller, --concurrent=5)")
+		}
 	} else {
 		d.FluxSize = "medium"
 	}

@@ -139,10 +139,20 @@ func (p *planner) fluxKustomization(r *spec.Region, d *Decisions, name, target s
 	for _, dep := range dependsOn {
 		k.Spec.DependsOn = append(k.Spec.DependsOn, kustomizev1.DependencyReference{Name: dep})
 	}
-	if len(p.l.Spec.RegionRecipients(r)) > 0 {
-		k.Spec.Decryption = &kustomizev1.Decryption{Provider: "sops", SecretRef: &meta.LocalObjectReference{Name: SopsSecretName}}
-	}
+	k.Spec.Decryption = p.decryption(r)
 	return k
+}
+
+// decryption is what every Kustomization of a region's clusters decrypts
+// SOPS files with: the region's age key in the sops-age Secret, where
+// .sops.yaml has recipients for the region (nil otherwise). flux-system
+// gets it too: .sops.yaml encrypts files under clusters/<region>/, and
+// flux-system is what applies them.
+func (p *planner) decryption(r *spec.Region) *kustomizev1.Decryption {
+	if len(p.l.Spec.RegionRecipients(r)) == 0 {
+		return nil
+	}
+	return &kustomizev1.Decryption{Provider: "sops", SecretRef: &meta.LocalObjectReference{Name: SopsSecretName}}
 }
 
 func duration(s string) metav1.Duration {
@@ -173,6 +183,11 @@ func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster string) *Fl
 	s := &p.l.Spec
 	prof := d.Connectivity
 	fi := &FluxInstance{TypeMeta: typeMeta("fluxcd.controlplane.io/v1", "FluxInstance"), ObjectMeta: objectMeta("flux", FluxNamespace)}
+	// The FluxInstance is applied by the flux-system Kustomization it
+	// defines, which prunes: without this annotation, moving or renaming
+	// the file would delete the FluxInstance and uninstall Flux (the Flux
+	// Operator documents it for self-managed instances).
+	fi.Annotations = map[string]string{PruneAnnotation: "disabled"}
 	fi.Spec.Distribution = FluxDistribution{Version: s.Flux.Version, Registry: s.Flux.Registry}
 	fi.Spec.Components = d.FluxComponents
 	fi.Spec.Cluster = &FluxCluster{Type: "kubernetes", Size: d.FluxSize, NetworkPolicy: true, Domain: "cluster.local"}
@@ -188,8 +203,15 @@ func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster string) *Fl
 		gitOps = append(gitOps, [2]string{"/spec/sparseCheckout", "[" + strings.Join(sparseDirs(r.Name, cluster), ", ") + "]"})
 	}
 	patches = append(patches, KustomizePatch{Target: &PatchTarget{Kind: "GitRepository", Name: FluxNamespace}, Patch: jsonPatchAddAll(gitOps)})
-	patches = append(patches, KustomizePatch{Target: &PatchTarget{Kind: "Kustomization", Name: FluxNamespace},
-		Patch: jsonPatchAddAll([][2]string{{"/spec/retryInterval", prof.RetryInterval}, {"/spec/timeout", prof.ApplyTimeout}})})
+	// The operator renders the flux-system Kustomization with interval 10m
+	// whatever sync.interval says (that is the source's interval), and with
+	// no decryption: both are patched here (an "add" replaces a member that
+	// exists).
+	ksOps := [][2]string{{"/spec/interval", prof.SyncInterval}, {"/spec/retryInterval", prof.RetryInterval}, {"/spec/timeout", prof.ApplyTimeout}}
+	if dec := p.decryption(r); dec != nil {
+		ksOps = append(ksOps, [2]string{"/spec/decryption", "{provider: " + dec.Provider + ", secretRef: {name: " + dec.SecretRef.Name + "}}"})
+	}
+	patches = append(patches, KustomizePatch{Target: &PatchTarget{Kind: "Kustomization", Name: FluxNamespace}, Patch: jsonPatchAddAll(ksOps)})
 	fi.Spec.Kustomize = &FluxKustomize{Patches: patches}
 	fi.Spec.Sync = &FluxSync{
 		Kind:       sourcev1.GitRepositoryKind,
@@ -243,13 +265,14 @@ func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir string) (s
 		Path:          "./" + ClusterPath(r.Name, cluster),
 		Prune:         true,
 		SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: FluxNamespace},
+		Decryption:    p.decryption(r),
 	}
 	sync = marshal("", repo, ks)
 	k := kustomization("gotk-components.yaml", "gotk-sync.yaml")
-	k.Patches = []KustomizePatch{{
+	k.Patches = append([]KustomizePatch{{
 		Target: &PatchTarget{Kind: "Deployment", Name: "(source-controller|kustomize-controller)"},
 		Patch:  jsonPatchAdd("/spec/template/spec/containers/0/args/-", fmt.Sprintf("--interval-jitter-percentage=%d", prof.JitterPercent)),
-	}}
+	}}, sizePatches(d.FluxSize)...)
 	return sync, marshal(
 		"gotk-components.yaml is yours to create, once per Flux upgrade:\n  "+gotkComponentsCommand(d)+" > "+path.Join(dir, "flux-system/gotk-components.yaml"), k)
 }
@@ -258,4 +281,45 @@ func gotkComponentsCommand(d *Decisions) string {
 	comps := append([]string(nil), d.FluxComponents...)
 	sort.Strings(comps)
 	return "flux install --export --components=" + strings.Join(comps, ",")
+}
+
+// sizePatches give the controllers of the classic layout the resources and
+// concurrency of the Flux Operator's size profile of the same name, as
+// FluxInstance cluster.size does in operator mode
+// (controlplaneio-fluxcd/flux-operator internal/builder, size.small and
+// size.medium goldens).
+func sizePatches(size string) []KustomizePatch {
+	type profile struct {
+		resourcesTarget                   string
+		reqCPU, reqMem, limCPU, limMem    string
+		concurrent, requeue, helmCacheMax string
+		sourceConcurrent                  string
+	}
+	var pr profile
+	switch size {
+	case "small":
+		pr = profile{"", "100m", "64Mi", "1000m", "512Mi", "5", "10s", "10", ""}
+	case "medium":
+		pr = profile{"(kustomize-controller|helm-controller|source-controller)", "100m", "128Mi", "2000m", "1Gi", "10", "5s", "50", "5"}
+	default:
+		return nil
+	}
+	args := func(flags ...string) string {
+		var ops [][2]string
+		for _, f := range flags {
+			ops = append(ops, [2]string{"/spec/template/spec/containers/0/args/-", f})
+		}
+		return jsonPatchAddAll(ops)
+	}
+	resources := fmt.Sprintf("- op: replace\n  path: /spec/template/spec/containers/0/resources\n  value: {requests: {cpu: %s, memory: %s}, limits: {cpu: %s, memory: %s}}\n",
+		pr.reqCPU, pr.reqMem, pr.limCPU, pr.limMem)
+	source := []string{"--helm-cache-max-size=" + pr.helmCacheMax, "--helm-cache-ttl=720m", "--helm-cache-purge-interval=60m"}
+	if pr.sourceConcurrent != "" {
+		source = append(source, "--concurrent="+pr.sourceConcurrent)
+	}
+	return []KustomizePatch{
+		{Target: &PatchTarget{Kind: "Deployment", Name: pr.resourcesTarget}, Patch: resources},
+		{Target: &PatchTarget{Kind: "Deployment", Name: "(kustomize-controller|helm-controller)"}, Patch: args("--concurrent="+pr.concurrent, "--requeue-dependency="+pr.requeue)},
+		{Target: &PatchTarget{Kind: "Deployment", Name: "source-controller"}, Patch: args(source...)},
+	}
 }

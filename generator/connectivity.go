@@ -21,7 +21,13 @@ type Profile struct {
 	// (--interval-jitter-percentage), so thousands of sites do not poll the
 	// git server in the same second after an outage.
 	JitterPercent int
-	// SparseCheckout: fetch only the folders a cluster needs.
+	// SparseCheckout keeps only the folders a cluster needs in the artifact
+	// (GitRepository sparseCheckout). It does not shrink the transfer:
+	// source-controller clones the whole tree at depth 1 for every new
+	// commit and trims the checkout afterwards (fluxcd/pkg git/gogit). What
+	// it saves is on the node: the artifact source-controller stores,
+	// hashes and serves, and that kustomize-controller downloads, unpacks
+	// and walks on every apply.
 	SparseCheckout bool
 	// PreloadImages: images come from tarballs on the node, not a registry.
 	PreloadImages bool
@@ -36,14 +42,14 @@ var Profiles = map[string]Profile{
 	},
 	"intermittent": {
 		Name: "intermittent", GitInterval: "5m", GitTimeout: "2m", SyncInterval: "15m", RetryInterval: "5m", ApplyTimeout: "5m",
-		JitterPercent: 10, SparseCheckout: true, Summary: "cellular or unreliable link: poll every 5 minutes, fetch only this cluster's folders, retry every 5 minutes; the cluster keeps running its last applied state while offline",
+		JitterPercent: 10, SparseCheckout: true, Summary: "cellular or unreliable link: poll every 5 minutes (a poll without a new commit only lists the remote's refs), retry every 5 minutes; the cluster keeps running its last applied state while offline",
 	},
 	"satellite": {
 		Name: "satellite", GitInterval: "30m", GitTimeout: "5m", SyncInterval: "1h", RetryInterval: "15m", ApplyTimeout: "10m",
-		JitterPercent: 20, SparseCheckout: true, Summary: "expensive, slow link: poll every 30 minutes with a 5-minute fetch timeout, fetch only this cluster's folders, wide jitter so sites do not all reconnect at once",
+		JitterPercent: 20, SparseCheckout: true, Summary: "expensive, slow link: poll every 30 minutes (a poll without a new commit only lists the remote's refs) with a 5-minute fetch timeout, wide jitter so sites do not all reconnect at once",
 	},
 	"air-gapped": {
 		Name: "air-gapped", GitInterval: "30m", GitTimeout: "5m", SyncInterval: "1h", RetryInterval: "15m", ApplyTimeout: "10m",
-		JitterPercent: 20, SparseCheckout: true, PreloadImages: true, Summary: "no internet: Flux pulls from a git mirror on the site network, images come from the region's registry mirror or tarballs pre-loaded into /var/lib/rancher/k3s/agent/images/, and the Flux Operator installs the Flux manifests embedded in its image",
+		JitterPercent: 20, SparseCheckout: true, PreloadImages: true, Summary: "no internet: Flux pulls from a git mirror on the site network, images come from the region's registry mirror or tarballs pre-loaded into /var/lib/rancher/k3s/agent/images/",
 	},
 }

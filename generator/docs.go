@@ -110,7 +110,7 @@ func ScaffoldFacts(res *Result, lang prompt.Lang) []string {
 		n := len(res.Spec.RegionClusters(d.Region))
 		facts = append(facts, t("Región %s: %d clústeres de %d nodo(s) %s con %s de RAM y %s; datastore %s; Flux: %s (tamaño %s); conectividad %s (poll de git cada %s, jitter ±%d%%%s).",
 			"Region %s: %d clusters of %d %s node(s) with %s RAM and %s; datastore %s; Flux: %s (size %s); connectivity %s (git poll every %s, jitter ±%d%%%s).",
-			d.Region, n, d.Hardware.Nodes, d.Hardware.Arch, d.Hardware.Memory, d.Hardware.Storage, datastoreName(d.Datastore), strings.Join(d.FluxComponents, ", "), d.FluxSize,
+			d.Region, n, d.Hardware.Nodes, d.Hardware.Arch, d.Hardware.Memory, d.Hardware.Storage, datastoreName(d.Datastore, lang), strings.Join(d.FluxComponents, ", "), d.FluxSize,
 			d.Connectivity.Name, d.Connectivity.GitInterval, d.Connectivity.JitterPercent, sparseNote(d.Connectivity)))
 	}
 	facts = append(facts,
@@ -118,15 +118,23 @@ func ScaffoldFacts(res *Result, lang prompt.Lang) []string {
 			"Node: K3s hardened per the CIS guide (secrets-encryption, protect-kernel-defaults, PSA `restricted` by default, audit log with rotation, EventRateLimit); traefik and servicelb disabled."),
 		t("Cargas: namespaces con Pod Security `restricted`, NetworkPolicy default-deny más DNS, contenedores sin root con sistema de archivos de solo lectura y límites de recursos.",
 			"Workloads: namespaces with Pod Security `restricted`, default-deny NetworkPolicy plus DNS, non-root containers with read-only root filesystems and resource limits."),
-		t("Secretos: SOPS con age (una clave por región, `.sops.yaml`); ningún Secret en claro en git; las credenciales llegan al nodo como archivos locales.",
-			"Secrets: SOPS with age (one key per region, `.sops.yaml`); no plaintext Secret in git; credentials reach the node as local files."),
 	)
+	if hasRecipients(s) {
+		facts = append(facts, t("Secretos: SOPS con age (una clave por región, `.sops.yaml`; cada Kustomization del clúster, flux-system incluida, descifra); ningún Secret en claro en git; las credenciales llegan al nodo como archivos locales.",
+			"Secrets: SOPS with age (one key per region, `.sops.yaml`; every Kustomization of a cluster, flux-system included, decrypts); no plaintext Secret in git; credentials reach the node as local files."))
+	} else {
+		facts = append(facts, t("Secretos: aún sin SOPS (fleet.yaml no nombra destinatarios age: no hay `.sops.yaml` ni descifrado); ningún Secret en claro en git; las credenciales llegan al nodo como archivos locales.",
+			"Secrets: no SOPS yet (fleet.yaml names no age recipient: no `.sops.yaml`, no decryption); no plaintext Secret in git; credentials reach the node as local files."))
+	}
 	return facts
 }
 
-func datastoreName(ds string) string {
+func datastoreName(ds string, lang prompt.Lang) string {
 	if ds == "etcd" {
-		return "etcd embebido"
+		if lang == prompt.Spanish {
+			return "etcd embebido"
+		}
+		return "embedded etcd"
 	}
 	return "SQLite (kine)"
 }
@@ -198,17 +206,29 @@ func (p *planner) readmeData() map[string]any {
 	for _, name := range spec.ConnectivityKinds {
 		profiles = append(profiles, Profiles[name])
 	}
+	exposed := exposedApps(s.Apps)
+	var sopsRegions, noSopsRegions []string
+	for i := range s.Regions {
+		if len(s.RegionRecipients(&s.Regions[i])) > 0 {
+			sopsRegions = append(sopsRegions, s.Regions[i].Name)
+		} else {
+			noSopsRegions = append(noSopsRegions, s.Regions[i].Name)
+		}
+	}
 	return map[string]any{
-		"Fleet":        p.l.Metadata.Name,
-		"Environment":  oneLine(s.Context.Environment),
-		"ClusterCount": len(p.l.Clusters),
-		"Regions":      rows,
-		"Apps":         apps,
-		"Mode":         s.Flux.Mode,
-		"Profiles":     profiles,
-		"SopsSecret":   SopsSecretName,
-		"Mermaid":      Mermaid(p.res),
-		"Security":     map[string]any{"Hardware": s.Hardware},
+		"Fleet":         p.l.Metadata.Name,
+		"Environment":   oneLine(s.Context.Environment),
+		"ClusterCount":  len(p.l.Clusters),
+		"Regions":       rows,
+		"Apps":          apps,
+		"Mode":          s.Flux.Mode,
+		"Profiles":      profiles,
+		"SopsSecret":    SopsSecretName,
+		"SopsRegions":   sopsRegions,
+		"NoSopsRegions": noSopsRegions,
+		"Exposed":       exposed,
+		"Mermaid":       Mermaid(p.res),
+		"Security":      map[string]any{"Hardware": s.Hardware, "Exposed": exposed},
 	}
 }
 
@@ -226,7 +246,7 @@ func Mermaid(res *Result) string {
 		if len(cs) > 1 {
 			names += " … " + cs[len(cs)-1].Name
 		}
-		fmt.Fprintf(&b, "  r%d[\"%s<br/>%d clusters: %s<br/>%s, %s\"]\n", i, mermaidText(d.Region), len(cs), mermaidText(names), d.Connectivity.Name, datastoreName(d.Datastore))
+		fmt.Fprintf(&b, "  r%d[\"%s<br/>%d clusters: %s<br/>%s, %s\"]\n", i, mermaidText(d.Region), len(cs), mermaidText(names), d.Connectivity.Name, datastoreName(d.Datastore, prompt.English))
 		fmt.Fprintf(&b, "  repo -- pull every %s --> r%d\n", d.Connectivity.GitInterval, i)
 	}
 	b.WriteString("  subgraph every_cluster[\"on every cluster\"]\n    direction LR\n    fs[\"flux-system\"] --> infra[\"infrastructure\"] --> apps[\"apps\"]\n  end\n")
@@ -235,4 +255,45 @@ func Mermaid(res *Result) string {
 
 func mermaidText(s string) string {
 	return strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;").Replace(s)
+}
+
+// gitSecretCommand is the flux CLI command that writes the git pull Secret
+// for url, with the flags its scheme needs (fluxcd/flux2
+// cmd/flux/create_secret_git.go): over ssh a private key (its public half
+// is the repository's read-only deploy key), over http(s) a user name and
+// password or token. The credentials come from shell variables, so the
+// command can be pasted as it is.
+func gitSecretCommand(name, url string) string {
+	if name == "" {
+		return ""
+	}
+	cmd := "flux create secret git " + name + " --url=" + url
+	if strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://") {
+		cmd += ` --username="$GIT_USER" --password="$GIT_TOKEN"`
+	} else {
+		cmd += " --private-key-file=./deploy-key"
+	}
+	return cmd + " --export > git-secret.yaml"
+}
+
+// exposedApps describes the apps open to the site network, for the docs.
+func exposedApps(apps []spec.App) []string {
+	var out []string
+	for _, a := range apps {
+		if e := a.Expose; e != nil {
+			out = append(out, fmt.Sprintf("`%s` on port %d from %s", a.Name, e.NodePort, strings.Join(e.From, ", ")))
+		}
+	}
+	return out
+}
+
+// hasRecipients: some region's files are encrypted for someone (and
+// .sops.yaml exists).
+func hasRecipients(s *spec.FleetSpec) bool {
+	for i := range s.Regions {
+		if len(s.RegionRecipients(&s.Regions[i])) > 0 {
+			return true
+		}
+	}
+	return false
 }

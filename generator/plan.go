@@ -25,6 +25,12 @@ const (
 	InfrastructureName = "infrastructure"
 	AppsName           = "apps"
 	ClusterPlaceholder = "CLUSTER_NAME" // replaced by provision.sh on the node
+	// PruneAnnotation set to "disabled" keeps an object when its file
+	// leaves the folder a pruning Kustomization applies.
+	PruneAnnotation = "kustomize.toolkit.fluxcd.io/prune"
+	// SubstituteAnnotation set to "disabled" keeps postBuild from
+	// replacing ${...} in an object (Flux kustomize-controller).
+	SubstituteAnnotation = "kustomize.toolkit.fluxcd.io/substitute"
 )
 
 // Result is a planned repository: the decisions taken and the files.

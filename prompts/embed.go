@@ -6,9 +6,9 @@
 //	pro.es.md, pro.en.md          Pro prompt (Role, Context, Task 1–4, Constraints, Warning)
 //	scaffold.es.md, scaffold.en.md section appended to the Pro prompt
 //
-// The Spanish files follow /work/shared/seed/kubernetes-edge-prompt.md word
-// for word; the English files are faithful translations with the same
-// structure. The files are text/template templates: values are passed in as
+// The Spanish files follow the seed document (the "Kubernetes Edge
+// Architect" prompt, in Spanish) word for word; the English files are
+// faithful translations with the same structure. The files are text/template templates: values are passed in as
 // data by package generator/prompt and are never executed as template code.
 package prompts
 

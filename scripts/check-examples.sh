@@ -45,6 +45,16 @@ for spec in examples/*/fleet.yaml; do
   echo "kustomize build: $n kustomizations"
   # Rendered output, plus the K3s auto-deploy manifests (not part of any kustomization).
   kc "$rendered" $(find "$repo/bootstrap" -path '*/manifests/*.yaml' | sort)
+  # The command the generated README documents: the build piped into
+  # `kubeconform -`. It must validate resources, not "0 resources found"
+  # (as `<(kustomize build ...)` did: kubeconform skips names without .yaml).
+  grep -q 'kustomize build "$dir" | kubeconform ' "$repo/README.md" || { echo "$name: README.md lost its kubeconform pipe"; exit 1; }
+  for dir in "$repo"/infrastructure/regions/* "$repo"/apps/regions/*; do
+    out=$(kustomize build "$dir" | kc -)
+    echo "$out" | grep -Eq 'Summary: [1-9][0-9]* resources? found.* Invalid: 0, Errors: 0' \
+      || { echo "${dir#$repo/}: the README's kubeconform command validated nothing: $out"; exit 1; }
+  done
+  echo "README kubeconform command: every region overlay validated from the pipe"
   git -C "$repo" fsck --strict
   test -z "$(git -C "$repo" status --porcelain)" || { echo "worktree not clean"; exit 1; }
 done

@@ -131,6 +131,29 @@ type App struct {
 	RunAsUser int64  `yaml:"runAsUser,omitempty"`
 	// WritablePaths get an emptyDir each (the root filesystem is read-only).
 	WritablePaths []string `yaml:"writablePaths,omitempty"`
+	// Files are configuration files mounted read-only at their path (one
+	// ConfigMap per app, each file by its base name). They are taken
+	// literally: Flux's postBuild substitution is disabled on them, so a
+	// ${VAR} in them is left for the app (its environment has FLEET_CLUSTER
+	// and FLEET_REGION).
+	Files []AppFile `yaml:"files,omitempty"`
+	// Expose makes the app reachable from the site network: its Service
+	// becomes a NodePort (externalTrafficPolicy Local, so the client's
+	// address is kept) and a NetworkPolicy admits the From networks to its
+	// port. Without it, only pods of the app's namespace reach it.
+	Expose *AppExpose `yaml:"expose,omitempty"`
+}
+
+// AppExpose opens an app's port to the site network on every node.
+type AppExpose struct {
+	NodePort int      `yaml:"nodePort"` // 30000-32767, the port devices connect to on any node
+	From     []string `yaml:"from"`     // CIDRs allowed in, e.g. the site's sensor network
+}
+
+// AppFile is one configuration file of an app.
+type AppFile struct {
+	Path    string `yaml:"path"`    // absolute path in the container
+	Content string `yaml:"content"` // the file's text
 }
 
 // Region is a group of clusters sharing an overlay and bootstrap files.

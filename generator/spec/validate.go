@@ -41,6 +41,7 @@ var (
 	fluxVersionRe = lazyRegexp(`^2\.(x|\d+\.(x|\d+))$`)
 	k3sVersionRe  = lazyRegexp(`^v1\.\d+\.\d+\+k3s\d+$`)
 	chartVerRe    = lazyRegexp(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+	configKeyRe   = lazyRegexp(`^[-._a-zA-Z0-9]+$`)
 	imageRe       = lazyRegexp(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 	varNameRe     = lazyRegexp(`^[_a-zA-Z][_a-zA-Z0-9]*$`)
 	registryRe    = lazyRegexp(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
@@ -143,8 +144,15 @@ func (l *Loaded) Validate() Errors {
 	}
 
 	appNames := map[string]bool{}
+	nodePorts := map[int]string{}
 	for i := range s.Apps {
 		v.app(fmt.Sprintf("spec.apps[%d]", i), &s.Apps[i], appNames)
+		if e := s.Apps[i].Expose; e != nil && e.NodePort != 0 {
+			if prev, ok := nodePorts[e.NodePort]; ok {
+				v.add(fmt.Sprintf("spec.apps[%d].expose.nodePort", i), "%d is already app %q's", e.NodePort, prev)
+			}
+			nodePorts[e.NodePort] = s.Apps[i].Name
+		}
 	}
 
 	if len(s.Regions) == 0 {
@@ -280,6 +288,39 @@ func (v *validator) app(p string, a *App, seen map[string]bool) {
 	for i, w := range a.WritablePaths {
 		if !strings.HasPrefix(w, "/") || strings.Contains(w, "..") || strings.ContainsAny(w, " \t\n") {
 			v.add(fmt.Sprintf("%s.writablePaths[%d]", p, i), "%q must be an absolute path", w)
+		}
+	}
+	if e := a.Expose; e != nil {
+		switch {
+		case a.Port == 0:
+			v.add(p+".expose", "needs the app's port (spec.apps[].port) to expose")
+		case e.NodePort < 30000 || e.NodePort > 32767:
+			v.add(p+".expose.nodePort", "%d is outside the NodePort range 30000-32767", e.NodePort)
+		}
+		if len(e.From) == 0 {
+			v.add(p+".expose.from", "is required: the networks (CIDRs) that may connect, e.g. the site's sensor network")
+		}
+		for i, c := range e.From {
+			if _, _, err := net.ParseCIDR(c); err != nil {
+				v.add(fmt.Sprintf("%s.expose.from[%d]", p, i), "%q is not a CIDR such as 192.168.50.0/24", c)
+			}
+		}
+	}
+	names := map[string]bool{}
+	for i, f := range a.Files {
+		fp := fmt.Sprintf("%s.files[%d]", p, i)
+		base := f.Path[strings.LastIndex(f.Path, "/")+1:]
+		switch {
+		case !strings.HasPrefix(f.Path, "/") || strings.Contains(f.Path, "..") || strings.ContainsAny(f.Path, " \t\n") || strings.HasSuffix(f.Path, "/"):
+			v.add(fp+".path", "%q must be the absolute path of a file", f.Path)
+		case !configKeyRe().MatchString(base) || len(base) > 253:
+			v.add(fp+".path", "the file name %q must be letters, digits, '-', '_' or '.' (it is the ConfigMap key)", base)
+		case names[base]:
+			v.add(fp+".path", "another file of app %q has the name %q (files are keyed by name)", a.Name, base)
+		}
+		names[base] = true
+		if f.Content == "" {
+			v.add(fp+".content", "is required")
 		}
 	}
 }

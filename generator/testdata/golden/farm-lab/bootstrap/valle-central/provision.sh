@@ -5,7 +5,7 @@
 # Run it on the node, as root, from a copy of this folder (bootstrap/valle-central):
 # it reads nothing outside the folder but the secret files named below.
 #
-#   sudo ./provision.sh CLUSTER_NAME      first (or only) server
+#   sudo FLEETGEN_GIT_SECRET_FILE=/root/flux-git-secret.yaml ./provision.sh CLUSTER_NAME      first (or only) server
 #   sudo ./provision.sh CLUSTER_NAME --join https://IP:6443 --token-file FILE [--agent]
 #
 # sudo drops the caller's environment (env_reset): give the FLEETGEN_*
@@ -20,7 +20,8 @@
 #
 # Credentials never come from git. Give them as files that exist only on the
 # first server (an encrypted disk: see README.md); joining nodes need none:
-#   FLEETGEN_GIT_SECRET_FILE  a Secret manifest for namespace flux-system (optional)
+#   FLEETGEN_GIT_SECRET_FILE  a Secret manifest for namespace flux-system named
+#                             flux-system (required: the repository is private)
 #
 # PROVISION_ROOT=/path installs into another root (an OS image being built,
 # or a test) and does not install or start K3s; PROVISION_INSTALL=1 (tests)
@@ -100,7 +101,9 @@ elif env | grep -q '^FLEETGEN_[A-Z_]*_FILE='; then
 fi
 if [ "$FIRST_BOOT" = yes ]; then
   [ -s "$HERE/manifests/flux-components.yaml" ] || die "$HERE/manifests/flux-components.yaml is missing; create it once per Flux upgrade with: flux install --export --components=helm-controller,kustomize-controller,notification-controller,source-controller > bootstrap/valle-central/manifests/flux-components.yaml"
-  if [ -n "${FLEETGEN_GIT_SECRET_FILE:-}" ]; then need FLEETGEN_GIT_SECRET_FILE "a Secret manifest for flux-system"; fi
+  need FLEETGEN_GIT_SECRET_FILE "a Secret manifest named flux-system in flux-system (the repository's pull credentials, README.md)"
+  grep -q '^kind: *Secret' "$FLEETGEN_GIT_SECRET_FILE" && grep -Eq 'name: *"?flux-system"?([ ,}]|$)' "$FLEETGEN_GIT_SECRET_FILE" ||
+    die "$FLEETGEN_GIT_SECRET_FILE is not a Secret named flux-system"
 fi
 
 INSTALLED=no
