@@ -339,7 +339,10 @@ func TestProvisionRefusesMissingInputs(t *testing.T) {
 				args: []string{"line-mty-01", "--join", "https://10.0.0.1:6443", "--token-file", "/nonexistent/token"}, want: "--token-file /nonexistent/token"},
 			{name: "bootstrap layout without flux-components.yaml", example: "farm-lab", region: "valle-central", env: none, args: []string{"granja-0001"},
 				want: "flux install --export"},
-			{name: "air-gapped without the K3s files", example: "farm-lab", region: "valle-norte", env: none, args: []string{"granja-norte-0001"}, want: "airgap/k3s is missing",
+			{name: "air-gapped without the K3s files", example: "farm-lab", region: "valle-norte", args: []string{"granja-norte-0001"}, want: "airgap/k3s is missing",
+				env: func(n *node) []string {
+					return []string{"FLEETGEN_GIT_SECRET_FILE=" + n.secretFile("g", gitSecret("flux-system"))}
+				},
 				prepare: func(n *node) {
 					writeFile(t, filepath.Join(n.dir, "manifests/flux-components.yaml"), "# flux install --export\n")
 				}},
@@ -491,7 +494,11 @@ func TestProvisionAirGapped(t *testing.T) {
 					writeFile(t, filepath.Join(filepath.Dir(n.dir), "tok"), "K10x\n")
 					args = append(args, "--join", "https://192.168.50.2:6443", "--token-file", "tok", "--agent")
 				}
-				out, code := n.run("provision.sh", false, nil, args...)
+				var env []string
+				if role == "server" { // farm-lab's repository is private (spec.git.secretName)
+					env = []string{"FLEETGEN_GIT_SECRET_FILE=" + n.secretFile("g", gitSecret("flux-system"))}
+				}
+				out, code := n.run("provision.sh", false, env, args...)
 				if code != 0 {
 					t.Fatalf("exit %d\n%s", code, out)
 				}
