@@ -169,6 +169,7 @@ func newModel(t *testing.T, seed uint64, templates *modelTemplates) *model {
 
 // runSequence applies steps random operator steps, checking after each.
 func (m *model) runSequence(steps int) {
+	m.check(false)
 	for i := 0; i < steps; i++ {
 		m.step()
 	}
