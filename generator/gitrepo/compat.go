@@ -149,8 +149,14 @@ func CheckCompat(dir string, o CompatOptions) (*Compat, error) {
 		}
 	}
 
-	// The index: a split or sparse index cannot be rewritten here.
-	if ext, err := indexRequiredExtension(filepath.Join(c.gitDir, "index")); err != nil {
+	// The index: a split or sparse index cannot be rewritten here. (Read
+	// only when git may have made one: a split index always comes with a
+	// sharedindex.* file, a sparse one with index.sparse.)
+	shared, _ := filepath.Glob(filepath.Join(c.gitDir, "sharedindex.*"))
+	mayNeed := len(shared) > 0 || cfg.boolean("index", "", "sparse", false)
+	if !mayNeed {
+		// nothing to look for
+	} else if ext, err := indexRequiredExtension(filepath.Join(c.gitDir, "index")); err != nil {
 		return nil, err
 	} else {
 		switch ext {
