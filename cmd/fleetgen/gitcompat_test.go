@@ -249,6 +249,11 @@ func compatCases() []compatCase {
 			gx(t, dir, "checkout", "-q", "--detach")
 			return ""
 		}, refuse: []string{"HEAD is detached", "git switch main"}},
+		{name: "skip-worktree bit on a file fleetgen writes", setup: func(t *testing.T, dir string) string {
+			gx(t, dir, "update-index", "--skip-worktree", compatRig)
+			writeFile(t, filepath.Join(dir, compatRig), "# my local settings\n")
+			return ""
+		}, refuse: []string{"skip-worktree bit on " + compatRig, "git update-index --no-skip-worktree " + compatRig}},
 		{name: "merge in progress", setup: func(t *testing.T, dir string) string {
 			gx(t, dir, "switch", "-q", "-c", "side")
 			writeFile(t, filepath.Join(dir, "notes.txt"), "side\n")
@@ -433,4 +438,41 @@ func gx(t *testing.T, dir string, args ...string) string {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// git init makes master (without init.defaultBranch): fleetgen's first
+// commit there would not be on the branch the clusters sync.
+func TestGitCompatGenerateIntoAnotherUnbornBranch(t *testing.T) {
+	needGit(t)
+	root := t.TempDir()
+	home := filepath.Join(root, "home")
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("GIT_CONFIG_GLOBAL", filepath.Join(home, ".gitconfig"))
+	dir := filepath.Join(root, "fleet")
+	gx(t, root, "init", "-q", "-b", "master", dir)
+	_, errs, code := fleetgen(t, append([]string{"generate", "--out", dir, "-q"}, testAuthor...)...)
+	if code == 0 || !strings.Contains(errs, "branch is master, not main") || !strings.Contains(errs, "git switch --orphan main") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("generate wrote %d entries, want only .git", len(entries))
+	}
+	gx(t, dir, "switch", "-q", "--orphan", "main")
+	mustFleetgen(t, append([]string{"generate", "--out", dir, "-q"}, testAuthor...)...)
+	if b := gx(t, dir, "symbolic-ref", "--short", "HEAD"); b != "main" {
+		t.Errorf("HEAD is on %s", b)
+	}
+	assertGitAgreesClean(t, dir)
+}
+
+// assertGitAgreesClean is assertGitAgrees for a first commit.
+func assertGitAgreesClean(t *testing.T, dir string) {
+	t.Helper()
+	gx(t, dir, "fsck", "--strict", "--no-progress")
+	if s := gx(t, dir, "status", "--porcelain"); s != "" {
+		t.Errorf("git status --porcelain:\n%s", s)
+	}
+	gx(t, dir, "update-index", "-q", "--really-refresh")
 }

@@ -94,6 +94,11 @@ func (r *Repo) Dirty(paths []string, head map[string]plumbing.Hash, c *Compat) (
 				reason = "staged" // a mode change (git update-index --chmod)
 			}
 		}
+		if reason == "" && e != nil && e.SkipWorktree && !c.sparseOn {
+			return nil, &CompatError{Dir: r.dir, Setting: "the skip-worktree bit on " + p + " (git update-index --skip-worktree)",
+				Problem: "git is told to ignore that file in the worktree, and fleetgen would write it",
+				WayOut:  "clear it with `git update-index --no-skip-worktree " + p + "` (commit or drop your local change first)"}
+		}
 		if reason == "" && ((e != nil && e.SkipWorktree) || (e == nil && !c.inSparse(p))) {
 			return nil, &CompatError{Dir: r.dir, Setting: "a sparse checkout (core.sparseCheckout=true)",
 				Problem: p + " is outside it, and fleetgen does not write outside the checkout",

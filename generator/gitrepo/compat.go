@@ -91,8 +91,8 @@ func CheckCompat(dir string, o CompatOptions) (*Compat, error) {
 				main = filepath.Dir(main)
 			}
 			return nil, refuse("a linked worktree (git worktree add) of "+main,
-				"fleetgen works only in a repository's main worktree (its .git is a folder)",
-				"run fleetgen in "+main+" and check the branch out here with `git pull`, or work in a clone (`git clone "+main+"`)")
+				"fleetgen works only in a repository's main worktree (where .git is a folder)",
+				"run fleetgen in "+main+", or in a clone (`git clone "+main+" <folder>`)")
 		}
 		return nil, refuse(".git is a file pointing to "+target+" (git init --separate-git-dir, or a submodule)",
 			"fleetgen needs the repository's .git folder inside "+dir,
@@ -191,9 +191,13 @@ func CheckCompat(dir string, o CompatOptions) (*Compat, error) {
 				"check out "+o.Branch+" (`git switch "+o.Branch+"`), or pass --allow-other-branch")
 		case strings.TrimPrefix(h, "ref: ") != want:
 			cur := strings.TrimPrefix(strings.TrimPrefix(h, "ref: "), "refs/heads/")
+			sw := "`git switch " + o.Branch + "`"
+			if _, err := os.Stat(filepath.Join(c.gitDir, "refs", "heads", filepath.FromSlash(cur))); err != nil && !strings.Contains(readString(filepath.Join(c.gitDir, "packed-refs")), " refs/heads/"+cur+"\n") {
+				sw = "`git switch --orphan " + o.Branch + "`, as " + cur + " has no commit yet" // unborn
+			}
 			return nil, refuse("the checked-out branch is "+cur+", not "+o.Branch+" (spec.git.branch)",
 				"the clusters sync "+o.Branch+", so fleetgen's commit on "+cur+" would not reach them",
-				"check out "+o.Branch+" (`git switch "+o.Branch+"`), or pass --allow-other-branch to commit on "+cur+" anyway")
+				"check out "+o.Branch+" ("+sw+"), or pass --allow-other-branch to commit on "+cur+" anyway")
 		}
 	}
 
@@ -838,4 +842,9 @@ func OpenOrInitOn(dir, branch string) (*Repo, bool, error) {
 		return nil, false, fmt.Errorf("init git repository %s: %w", dir, err)
 	}
 	return r, created, nil
+}
+
+func readString(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
 }
