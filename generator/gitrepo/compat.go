@@ -108,7 +108,11 @@ func CheckCompat(dir string, o CompatOptions) (*Compat, error) {
 	if v, _ := cfg.get("core", "", "repositoryformatversion"); v != "" && v != "0" && v != "1" {
 		return nil, refuse("core.repositoryformatversion="+v, "fleetgen does not know this repository format", "use a repository made by git 2.x with default settings")
 	}
-	for _, ext := range cfg.keys("extensions") {
+	exts := cfg.keys("extensions")
+	if _, ok := cfg.get("core", "", "repositoryformatversion"); !ok {
+		exts = nil // git ignores them (see gitConfig.load)
+	}
+	for _, ext := range exts {
 		switch ext {
 		case "worktreeconfig": // read here: config.worktree
 		case "partialclone":
@@ -664,7 +668,10 @@ func (g *gitConfig) load(gitDir string) error {
 	if err := g.add(filepath.Join(gitDir, "config"), 0); err != nil {
 		return err
 	}
-	if g.boolean("extensions", "", "worktreeconfig", false) {
+	// git reads extensions only where the repository says its format
+	// (a config without core.repositoryformatversion is read as if it
+	// had none: setup.c clears the format).
+	if _, ok := g.get("core", "", "repositoryformatversion"); ok && g.boolean("extensions", "", "worktreeconfig", false) {
 		if err := g.add(filepath.Join(gitDir, "config.worktree"), 0); err != nil {
 			return err
 		}
@@ -831,11 +838,31 @@ func readPatterns(rd io.Reader, domain []string) ([]gitignore.Pattern, error) {
 
 // OpenOrInitOn is OpenOrInit, with a new repository's unborn branch named
 // branch (the spec's spec.git.branch) instead of main, so that its first
-// commit lands on the branch the clusters sync.
+// commit lands on the branch the clusters sync, and its config as `git
+// init` writes it: go-git leaves out core.repositoryformatversion, and
+// without it git ignores every extensions.* setting (a later `git
+// sparse-checkout` then half works: git applies it once, then no longer
+// reads config.worktree).
 func OpenOrInitOn(dir, branch string) (*Repo, bool, error) {
 	r, created, err := OpenOrInit(dir)
-	if err != nil || !created || branch == "" || plumbing.ReferenceName("refs/heads/"+branch) == DefaultBranch {
+	if err != nil || !created {
 		return r, created, err
+	}
+	cfg, err := r.repo.Config()
+	if err != nil {
+		return nil, false, err
+	}
+	if cfg.Core.RepositoryFormatVersion == "" {
+		cfg.Core.RepositoryFormatVersion = "0"
+		core := cfg.Raw.Section("core")
+		core.SetOption("filemode", "true")
+		core.SetOption("logallrefupdates", "true")
+		if err := r.repo.SetConfig(cfg); err != nil {
+			return nil, false, fmt.Errorf("init git repository %s: %w", dir, err)
+		}
+	}
+	if branch == "" || plumbing.ReferenceName("refs/heads/"+branch) == DefaultBranch {
+		return r, created, nil
 	}
 	ref := plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.ReferenceName("refs/heads/"+branch))
 	if err := r.st.SetReference(ref); err != nil {
