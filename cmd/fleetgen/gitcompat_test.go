@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // The git-compatibility suite: each case sets a repository up with the
@@ -477,4 +479,31 @@ func assertGitAgreesClean(t *testing.T, dir string) {
 		t.Errorf("git status --porcelain:\n%s", s)
 	}
 	gx(t, dir, "update-index", "-q", "--really-refresh")
+}
+
+// A file a killed run journalled, then edited by the user before the
+// rerun, is the user's work: the rerun, which commits the killed run's
+// files, refuses instead of committing the edit as fleetgen's.
+func TestGitCompatJournalledFileEditedAfterKill(t *testing.T) {
+	dir := newRepo(t)
+	head := git(t, dir, "rev-parse", "HEAD")
+	// What a run killed after writing compatRig leaves: the journal says
+	// fleetgen wrote these bytes there.
+	writeFile(t, filepath.Join(dir, ".git", "fleetgen-pending.json"),
+		`{"`+compatRig+`":"`+plumbingHash("fleetgen's bytes\n")+`"}`)
+	writeFile(t, filepath.Join(dir, compatRig), "the user's edit\n")
+	_, errs, code := regen(t, dir)
+	if code == 0 || !strings.Contains(errs, "uncommitted changes") || !strings.Contains(errs, compatRig) {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+	if h := git(t, dir, "rev-parse", "HEAD"); h != head {
+		t.Errorf("the user's edit was committed (HEAD %s, was %s)", h, head)
+	}
+	if got := readFile(t, filepath.Join(dir, compatRig)); got != "the user's edit\n" {
+		t.Errorf("the edit became %q", got)
+	}
+}
+
+func plumbingHash(s string) string {
+	return plumbing.ComputeHash(plumbing.BlobObject, []byte(s)).String()
 }

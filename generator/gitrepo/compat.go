@@ -681,7 +681,7 @@ func (g *gitConfig) load(gitDir string) error {
 		for i := 0; i < n; i++ {
 			k, v := os.Getenv(fmt.Sprintf("GIT_CONFIG_KEY_%d", i)), os.Getenv(fmt.Sprintf("GIT_CONFIG_VALUE_%d", i))
 			first, last := strings.IndexByte(k, '.'), strings.LastIndexByte(k, '.')
-			if first < 0 || last == first && last < 0 {
+			if first < 0 {
 				continue
 			}
 			sub := ""
