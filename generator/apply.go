@@ -776,10 +776,10 @@ func checkTarget(dir, flag string) error {
 
 // refuseDirty refuses, before anything is written, when git would not
 // write the changes' files as fleetgen does (attributes, filters, sparse
-// checkout), or when one of the files fleetgen would write or delete (or
-// that conflict) holds uncommitted work, as git judges it. Other paths
-// are not looked at: fleetgen commits only its own. A killed run's own
-// writes (the journal) are not the user's work.
+// checkout), or when one of the files fleetgen would write, delete or
+// commit (or that conflict) holds uncommitted work, as git judges it.
+// Other paths are not looked at: fleetgen commits only its own. A killed
+// run's own writes (the journal) are not the user's work.
 func refuseDirty(repo *gitrepo.Repo, dir string, st *repoState, changes []Change, conflicts []Conflict) error {
 	var writes, paths []string
 	for _, c := range changes {
@@ -792,6 +792,17 @@ func refuseDirty(repo *gitrepo.Repo, dir string, st *repoState, changes []Change
 	}
 	for _, c := range conflicts {
 		paths = append(paths, c.Path)
+	}
+	// A killed run's files are committed with this run: edited since, they
+	// are the user's work.
+	listed := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		listed[p] = true
+	}
+	for p := range st.pending {
+		if !listed[p] {
+			paths = append(paths, p)
+		}
 	}
 	if st.compat != nil {
 		if err := st.compat.CheckPaths(writes); err != nil {

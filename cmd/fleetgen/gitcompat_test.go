@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 // The git-compatibility suite: each case sets a repository up with the
@@ -56,6 +58,7 @@ func TestGitCompat(t *testing.T) {
 
 func compatCases() []compatCase {
 	sparseOK := "apps bootstrap clusters docs infrastructure"
+	sparseAdd := "bootstrap/north-sea clusters/north-sea docs/design infrastructure/regions"
 	return []compatCase{
 		// ---- followed -------------------------------------------------
 		{name: "core.fileMode=false", setup: func(t *testing.T, dir string) string {
@@ -161,9 +164,10 @@ func compatCases() []compatCase {
 		{name: "cone sparse checkout without fleetgen's folders", setup: func(t *testing.T, dir string) string {
 			gx(t, dir, "sparse-checkout", "set", "--cone", "apps")
 			return ""
-		}, refuse: []string{"sparse checkout", "/north-sea/", "is outside it", "git sparse-checkout add ", "git sparse-checkout disable"},
+		}, refuse: []string{"sparse checkout", "/north-sea/", "are outside it", "git sparse-checkout add " + sparseAdd, "git sparse-checkout disable"},
 			wayOut: func(t *testing.T, dir string) []string {
-				gx(t, dir, append([]string{"sparse-checkout", "set", "--cone"}, strings.Fields(sparseOK)...)...)
+				// Exactly what the message says.
+				gx(t, dir, append([]string{"sparse-checkout", "add"}, strings.Fields(sparseAdd)...)...)
 				return nil
 			}},
 		{name: "hand-made sparse checkout", setup: func(t *testing.T, dir string) string {
@@ -249,6 +253,11 @@ func compatCases() []compatCase {
 			gx(t, dir, "checkout", "-q", "--detach")
 			return ""
 		}, refuse: []string{"HEAD is detached", "git switch main"}},
+		{name: "skip-worktree bit on a file fleetgen writes", setup: func(t *testing.T, dir string) string {
+			gx(t, dir, "update-index", "--skip-worktree", compatRig)
+			writeFile(t, filepath.Join(dir, compatRig), "# my local settings\n")
+			return ""
+		}, refuse: []string{"skip-worktree bit on " + compatRig, "git update-index --no-skip-worktree " + compatRig}},
 		{name: "merge in progress", setup: func(t *testing.T, dir string) string {
 			gx(t, dir, "switch", "-q", "-c", "side")
 			writeFile(t, filepath.Join(dir, "notes.txt"), "side\n")
@@ -433,4 +442,68 @@ func gx(t *testing.T, dir string, args ...string) string {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// git init makes master (without init.defaultBranch): fleetgen's first
+// commit there would not be on the branch the clusters sync.
+func TestGitCompatGenerateIntoAnotherUnbornBranch(t *testing.T) {
+	needGit(t)
+	root := t.TempDir()
+	home := filepath.Join(root, "home")
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("GIT_CONFIG_GLOBAL", filepath.Join(home, ".gitconfig"))
+	dir := filepath.Join(root, "fleet")
+	gx(t, root, "init", "-q", "-b", "master", dir)
+	_, errs, code := fleetgen(t, append([]string{"generate", "--out", dir, "-q"}, testAuthor...)...)
+	if code == 0 || !strings.Contains(errs, "branch is master, not main") || !strings.Contains(errs, "git switch --orphan main") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("generate wrote %d entries, want only .git", len(entries))
+	}
+	gx(t, dir, "switch", "-q", "--orphan", "main")
+	mustFleetgen(t, append([]string{"generate", "--out", dir, "-q"}, testAuthor...)...)
+	if b := gx(t, dir, "symbolic-ref", "--short", "HEAD"); b != "main" {
+		t.Errorf("HEAD is on %s", b)
+	}
+	assertGitAgreesClean(t, dir)
+}
+
+// assertGitAgreesClean is assertGitAgrees for a first commit.
+func assertGitAgreesClean(t *testing.T, dir string) {
+	t.Helper()
+	gx(t, dir, "fsck", "--strict", "--no-progress")
+	if s := gx(t, dir, "status", "--porcelain"); s != "" {
+		t.Errorf("git status --porcelain:\n%s", s)
+	}
+	gx(t, dir, "update-index", "-q", "--really-refresh")
+}
+
+// A file a killed run journalled, then edited by the user before the
+// rerun, is the user's work: the rerun, which commits the killed run's
+// files, refuses instead of committing the edit as fleetgen's.
+func TestGitCompatJournalledFileEditedAfterKill(t *testing.T) {
+	dir := newRepo(t)
+	head := git(t, dir, "rev-parse", "HEAD")
+	// What a run killed after writing compatRig leaves: the journal says
+	// fleetgen wrote these bytes there.
+	writeFile(t, filepath.Join(dir, ".git", "fleetgen-pending.json"),
+		`{"`+compatRig+`":"`+plumbingHash("fleetgen's bytes\n")+`"}`)
+	writeFile(t, filepath.Join(dir, compatRig), "the user's edit\n")
+	_, errs, code := regen(t, dir)
+	if code == 0 || !strings.Contains(errs, "uncommitted changes") || !strings.Contains(errs, compatRig) {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+	if h := git(t, dir, "rev-parse", "HEAD"); h != head {
+		t.Errorf("the user's edit was committed (HEAD %s, was %s)", h, head)
+	}
+	if got := readFile(t, filepath.Join(dir, compatRig)); got != "the user's edit\n" {
+		t.Errorf("the edit became %q", got)
+	}
+}
+
+func plumbingHash(s string) string {
+	return plumbing.ComputeHash(plumbing.BlobObject, []byte(s)).String()
 }

@@ -31,7 +31,9 @@ three-way (what fleetgen generated last time, your version, the new version); if
 conflicts, nothing is written and the files are listed. Seeded files are never rewritten.
 Files of clusters and regions removed from the spec are deleted, unless you edited them
 (--prune-edited deletes those too). With --region, every byte outside that region's
-folders stays as it is. Refuses to run over uncommitted changes.`,
+folders stays as it is. Refuses, before writing anything, when a file it would write has
+uncommitted changes, and where it cannot write as git would (the message names the git setting
+and the way out).`,
 		Example: `  fleetgen regen --dir ./edge-fleet
   fleetgen regen --dir ./edge-fleet --region north-sea --dry-run`,
 		Args: cobra.NoArgs,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,8 @@ func (r *Repo) Dirty(paths []string, head map[string]plumbing.Hash, c *Compat) (
 	}
 	modes := &headModes{r: r, dirs: map[string]map[string]filemode.FileMode{}}
 	var out []DirtyPath
+	var outside []string // folders to add to the sparse checkout
+	firstOutside := ""
 	for _, p := range paths {
 		var e *index.Entry
 		unmerged := false
@@ -94,10 +97,19 @@ func (r *Repo) Dirty(paths []string, head map[string]plumbing.Hash, c *Compat) (
 				reason = "staged" // a mode change (git update-index --chmod)
 			}
 		}
+		if reason == "" && e != nil && e.SkipWorktree && !c.sparseOn {
+			return nil, &CompatError{Dir: r.dir, Setting: "the skip-worktree bit on " + p + " (git update-index --skip-worktree)",
+				Problem: "git is told to ignore that file in the worktree, and fleetgen would write it",
+				WayOut:  "clear it with `git update-index --no-skip-worktree " + p + "` (commit or drop your local change first)"}
+		}
 		if reason == "" && ((e != nil && e.SkipWorktree) || (e == nil && !c.inSparse(p))) {
-			return nil, &CompatError{Dir: r.dir, Setting: "a sparse checkout (core.sparseCheckout=true)",
-				Problem: p + " is outside it, and fleetgen does not write outside the checkout",
-				WayOut:  "add its folder with `git sparse-checkout add " + sparseDir(p) + "`, or turn it off with `git sparse-checkout disable`"}
+			if len(outside) == 0 {
+				firstOutside = p
+			}
+			if d := sparseDir(p); !slices.Contains(outside, d) {
+				outside = append(outside, d)
+			}
+			continue
 		}
 		if reason == "" {
 			fi, err := os.Lstat(r.abs(p))
@@ -122,6 +134,15 @@ func (r *Repo) Dirty(paths []string, head map[string]plumbing.Hash, c *Compat) (
 		if reason != "" {
 			out = append(out, DirtyPath{Path: p, Reason: reason})
 		}
+	}
+	if len(outside) > 0 {
+		what := firstOutside + " is outside it"
+		if n := len(outside); n > 1 {
+			what = fmt.Sprintf("%s and files in %d other folders are outside it", firstOutside, n-1)
+		}
+		return nil, &CompatError{Dir: r.dir, Setting: "a sparse checkout (core.sparseCheckout=true)",
+			Problem: what + ", and fleetgen does not write outside the checkout",
+			WayOut:  "add the folders with `git sparse-checkout add " + strings.Join(outside, " ") + "`, or turn it off with `git sparse-checkout disable`"}
 	}
 	return out, nil
 }
@@ -193,13 +214,21 @@ func twoLevels(paths []string) []string {
 	return out
 }
 
+// sparseDir is the folder to add to a sparse checkout for p: its folder,
+// cut two levels below the root (clusters/north-sea for every cluster of
+// the region).
 func sparseDir(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[:i]
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return "/"
+	}
+	d := p[:i]
+	if j := strings.IndexByte(d, '/'); j >= 0 {
+		if k := strings.IndexByte(d[j+1:], '/'); k >= 0 {
+			d = d[:j+1+k]
 		}
 	}
-	return "/"
+	return d
 }
 
 // worktreeChanged compares a worktree file with its index entry as git's

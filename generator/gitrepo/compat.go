@@ -91,8 +91,8 @@ func CheckCompat(dir string, o CompatOptions) (*Compat, error) {
 				main = filepath.Dir(main)
 			}
 			return nil, refuse("a linked worktree (git worktree add) of "+main,
-				"fleetgen works only in a repository's main worktree (its .git is a folder)",
-				"run fleetgen in "+main+" and check the branch out here with `git pull`, or work in a clone (`git clone "+main+"`)")
+				"fleetgen works only in a repository's main worktree (where .git is a folder)",
+				"run fleetgen in "+main+", or in a clone (`git clone "+main+" <folder>`)")
 		}
 		return nil, refuse(".git is a file pointing to "+target+" (git init --separate-git-dir, or a submodule)",
 			"fleetgen needs the repository's .git folder inside "+dir,
@@ -108,7 +108,11 @@ func CheckCompat(dir string, o CompatOptions) (*Compat, error) {
 	if v, _ := cfg.get("core", "", "repositoryformatversion"); v != "" && v != "0" && v != "1" {
 		return nil, refuse("core.repositoryformatversion="+v, "fleetgen does not know this repository format", "use a repository made by git 2.x with default settings")
 	}
-	for _, ext := range cfg.keys("extensions") {
+	exts := cfg.keys("extensions")
+	if _, ok := cfg.get("core", "", "repositoryformatversion"); !ok {
+		exts = nil // git ignores them (see gitConfig.load)
+	}
+	for _, ext := range exts {
 		switch ext {
 		case "worktreeconfig": // read here: config.worktree
 		case "partialclone":
@@ -149,8 +153,14 @@ func CheckCompat(dir string, o CompatOptions) (*Compat, error) {
 		}
 	}
 
-	// The index: a split or sparse index cannot be rewritten here.
-	if ext, err := indexRequiredExtension(filepath.Join(c.gitDir, "index")); err != nil {
+	// The index: a split or sparse index cannot be rewritten here. (Read
+	// only when git may have made one: a split index always comes with a
+	// sharedindex.* file, a sparse one with index.sparse.)
+	shared, _ := filepath.Glob(filepath.Join(c.gitDir, "sharedindex.*"))
+	mayNeed := len(shared) > 0 || cfg.boolean("index", "", "sparse", false)
+	if !mayNeed {
+		// nothing to look for
+	} else if ext, err := indexRequiredExtension(filepath.Join(c.gitDir, "index")); err != nil {
 		return nil, err
 	} else {
 		switch ext {
@@ -185,9 +195,13 @@ func CheckCompat(dir string, o CompatOptions) (*Compat, error) {
 				"check out "+o.Branch+" (`git switch "+o.Branch+"`), or pass --allow-other-branch")
 		case strings.TrimPrefix(h, "ref: ") != want:
 			cur := strings.TrimPrefix(strings.TrimPrefix(h, "ref: "), "refs/heads/")
+			sw := "`git switch " + o.Branch + "`"
+			if _, err := os.Stat(filepath.Join(c.gitDir, "refs", "heads", filepath.FromSlash(cur))); err != nil && !strings.Contains(readString(filepath.Join(c.gitDir, "packed-refs")), " refs/heads/"+cur+"\n") {
+				sw = "`git switch --orphan " + o.Branch + "`, as " + cur + " has no commit yet" // unborn
+			}
 			return nil, refuse("the checked-out branch is "+cur+", not "+o.Branch+" (spec.git.branch)",
 				"the clusters sync "+o.Branch+", so fleetgen's commit on "+cur+" would not reach them",
-				"check out "+o.Branch+" (`git switch "+o.Branch+"`), or pass --allow-other-branch to commit on "+cur+" anyway")
+				"check out "+o.Branch+" ("+sw+"), or pass --allow-other-branch to commit on "+cur+" anyway")
 		}
 	}
 
@@ -654,7 +668,10 @@ func (g *gitConfig) load(gitDir string) error {
 	if err := g.add(filepath.Join(gitDir, "config"), 0); err != nil {
 		return err
 	}
-	if g.boolean("extensions", "", "worktreeconfig", false) {
+	// git reads extensions only where the repository says its format
+	// (a config without core.repositoryformatversion is read as if it
+	// had none: setup.c clears the format).
+	if _, ok := g.get("core", "", "repositoryformatversion"); ok && g.boolean("extensions", "", "worktreeconfig", false) {
 		if err := g.add(filepath.Join(gitDir, "config.worktree"), 0); err != nil {
 			return err
 		}
@@ -664,7 +681,7 @@ func (g *gitConfig) load(gitDir string) error {
 		for i := 0; i < n; i++ {
 			k, v := os.Getenv(fmt.Sprintf("GIT_CONFIG_KEY_%d", i)), os.Getenv(fmt.Sprintf("GIT_CONFIG_VALUE_%d", i))
 			first, last := strings.IndexByte(k, '.'), strings.LastIndexByte(k, '.')
-			if first < 0 || last == first && last < 0 {
+			if first < 0 {
 				continue
 			}
 			sub := ""
@@ -821,15 +838,40 @@ func readPatterns(rd io.Reader, domain []string) ([]gitignore.Pattern, error) {
 
 // OpenOrInitOn is OpenOrInit, with a new repository's unborn branch named
 // branch (the spec's spec.git.branch) instead of main, so that its first
-// commit lands on the branch the clusters sync.
+// commit lands on the branch the clusters sync, and its config as `git
+// init` writes it: go-git leaves out core.repositoryformatversion, and
+// without it git ignores every extensions.* setting (a later `git
+// sparse-checkout` then half works: git applies it once, then no longer
+// reads config.worktree).
 func OpenOrInitOn(dir, branch string) (*Repo, bool, error) {
 	r, created, err := OpenOrInit(dir)
-	if err != nil || !created || branch == "" || plumbing.ReferenceName("refs/heads/"+branch) == DefaultBranch {
+	if err != nil || !created {
 		return r, created, err
+	}
+	cfg, err := r.repo.Config()
+	if err != nil {
+		return nil, false, err
+	}
+	if cfg.Core.RepositoryFormatVersion == "" {
+		cfg.Core.RepositoryFormatVersion = "0"
+		core := cfg.Raw.Section("core")
+		core.SetOption("filemode", "true")
+		core.SetOption("logallrefupdates", "true")
+		if err := r.repo.SetConfig(cfg); err != nil {
+			return nil, false, fmt.Errorf("init git repository %s: %w", dir, err)
+		}
+	}
+	if branch == "" || plumbing.ReferenceName("refs/heads/"+branch) == DefaultBranch {
+		return r, created, nil
 	}
 	ref := plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.ReferenceName("refs/heads/"+branch))
 	if err := r.st.SetReference(ref); err != nil {
 		return nil, false, fmt.Errorf("init git repository %s: %w", dir, err)
 	}
 	return r, created, nil
+}
+
+func readString(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
 }

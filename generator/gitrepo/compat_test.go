@@ -233,3 +233,31 @@ func TestOpenOrInitOnBranch(t *testing.T) {
 		t.Errorf("CheckCompat on the spec's branch: %v", err)
 	}
 }
+
+// A repository made by fleetgen has git init's config: git reads its
+// extensions (a sparse checkout's config.worktree), and CheckCompat reads
+// them only where git does.
+func TestNewRepositoryHasGitsFormat(t *testing.T) {
+	needGit(t)
+	gitEnv(t)
+	dir := filepath.Join(t.TempDir(), "r")
+	if _, _, err := OpenOrInitOn(dir, "main"); err != nil {
+		t.Fatal(err)
+	}
+	if v := strings.TrimSpace(gitIn(t, dir, "config", "core.repositoryformatversion")); v != "0" {
+		t.Errorf("core.repositoryformatversion = %q, want 0 (as git init writes)", v)
+	}
+	// Without the format version (go-git's own init), git ignores
+	// extensions.worktreeConfig, and so must CheckCompat.
+	gitIn(t, dir, "config", "extensions.worktreeConfig", "true")
+	gitIn(t, dir, "config", "--worktree", "core.sparseCheckout", "true")
+	gitIn(t, dir, "config", "--unset", "core.repositoryformatversion")
+	c, err := CheckCompat(dir, CompatOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitSays := strings.TrimSpace(gitIn(t, dir, "config", "--bool", "--default", "false", "core.sparsecheckout"))
+	if boolString(c.sparseOn) != gitSays {
+		t.Errorf("core.sparseCheckout: %v here, git says %s", c.sparseOn, gitSays)
+	}
+}

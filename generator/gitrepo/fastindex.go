@@ -63,9 +63,10 @@ type rawIndex struct {
 	offs    []int    // where entry i starts; offs[len(names)] ends the entries
 	names   []string // entry names, substrings of data (no copies) before version 4
 	entries []*index.Entry
-	// tree is the cache tree extension (nil: none); reuc the raw
-	// resolve-undo extension, header included.
-	tree    *cacheTree
+	// tree is the cache tree extension's body (nil: none), parsed only
+	// when the index is written; reuc the raw resolve-undo extension,
+	// header included.
+	tree    []byte
 	reuc    []byte
 	ModTime time.Time
 }
@@ -151,8 +152,7 @@ func parseIndex(b []byte) (*rawIndex, error) {
 		}
 		switch sig {
 		case "TREE":
-			// Only a cache: one git cannot have written is dropped.
-			x.tree, _ = parseCacheTree(b[pos+8 : pos+8+size])
+			x.tree = b[pos+8 : pos+8+size]
 		case "REUC":
 			x.reuc = b[pos : pos+8+size]
 		}
@@ -306,11 +306,12 @@ func (x *rawIndex) writeEdited(w io.Writer, edited map[int]*index.Entry, added [
 		put(added[j])
 		touched = append(touched, added[j].Name)
 	}
-	if x.tree != nil {
+	// The cache tree, unless damaged (only a cache: dropped then).
+	if tree, err := parseCacheTree(x.tree); x.tree != nil && err == nil {
 		for _, p := range touched {
-			x.tree.invalidate(p)
+			tree.invalidate(p)
 		}
-		body := x.tree.appendTo(nil)
+		body := tree.appendTo(nil)
 		var h [8]byte
 		copy(h[:4], "TREE")
 		binary.BigEndian.PutUint32(h[4:], uint32(len(body)))

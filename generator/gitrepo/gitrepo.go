@@ -6,9 +6,10 @@
 // tree on the reference machine. The generator already knows every file it
 // wrote, so this package never scans to commit: Commit hashes and stores only
 // the given files, rebuilds only the trees on their paths, and updates only
-// their index entries. Changes, used to refuse running over uncommitted work,
-// compares the worktree with the index by file size and mtime and hashes a
-// file only when those differ, as git does.
+// their index entries. Dirty, used to refuse writing over uncommitted work,
+// looks only at the files a run writes, compares them with the index by size
+// and mtime and hashes one only when those cannot vouch for it, as git does;
+// CheckCompat refuses up front what git would do otherwise (compat.go).
 //
 // See shared/design/PERFORMANCE.md for the measurements behind this design.
 package gitrepo
