@@ -269,29 +269,35 @@ func (x *rawIndex) writeEdited(w io.Writer, edited map[int]*index.Entry, added [
 	binary.BigEndian.PutUint32(hdr[8:], uint32(n))
 	bw.Write(hdr[:])
 	var buf []byte
+	var hdrBuf [entryFixed + 2]byte
 	prev := ""
 	put := func(e *index.Entry) {
 		if version == 4 {
-			buf = appendEntryV4(buf[:0], entryHeader(e), e.Name, prev)
+			buf = appendEntryV4(buf[:0], entryHeader(hdrBuf[:0], e), e.Name, prev)
 			prev = e.Name
 		} else {
 			buf = appendEntry(buf[:0], e)
 		}
 		bw.Write(buf)
 	}
-	var touched []string
+	var touched []string // for the cache tree only
+	keepTree := x.tree != nil
 	j := 0
 	for i := range x.names {
 		for j < len(added) && compareNameStage(added[j].Name, added[j].Stage, x.names[i], x.stage(i)) < 0 {
 			put(added[j])
-			touched = append(touched, added[j].Name)
+			if keepTree {
+				touched = append(touched, added[j].Name)
+			}
 			j++
 		}
 		if e, ok := edited[i]; ok {
 			if e != nil {
 				put(e)
 			}
-			touched = append(touched, x.names[i])
+			if keepTree {
+				touched = append(touched, x.names[i])
+			}
 			continue
 		}
 		if version == 4 {
@@ -304,7 +310,9 @@ func (x *rawIndex) writeEdited(w io.Writer, edited map[int]*index.Entry, added [
 	}
 	for ; j < len(added); j++ {
 		put(added[j])
-		touched = append(touched, added[j].Name)
+		if keepTree {
+			touched = append(touched, added[j].Name)
+		}
 	}
 	// The cache tree, unless damaged (only a cache: dropped then).
 	if tree, err := parseCacheTree(x.tree); x.tree != nil && err == nil {
@@ -346,10 +354,12 @@ func encodeIndexFast(w io.Writer, idx *index.Index) error {
 	return empty.writeEdited(w, nil, idx.Entries)
 }
 
-// entryHeader is e's fixed part in the on-disk format: stat data, hash,
-// flags (with the name length) and the extended flags when needed.
-func entryHeader(e *index.Entry) []byte {
-	fixed := make([]byte, entryFixed, entryFixed+2)
+// entryHeader appends to buf (give it room for 64 bytes) e's fixed part in
+// the on-disk format: stat data, hash, flags (with the name length) and
+// the extended flags when needed.
+func entryHeader(buf []byte, e *index.Entry) []byte {
+	fixed := buf[:entryFixed]
+	clear(fixed)
 	put := func(o int, v uint32) { binary.BigEndian.PutUint32(fixed[o:], v) }
 	put(0, uint32(e.CreatedAt.Unix()))
 	put(4, uint32(e.CreatedAt.Nanosecond()))
@@ -384,7 +394,8 @@ func entryHeader(e *index.Entry) []byte {
 
 // appendEntry appends e in the version 2/3 format, padded with NULs.
 func appendEntry(buf []byte, e *index.Entry) []byte {
-	fixed := entryHeader(e)
+	var room [entryFixed + 2]byte
+	fixed := entryHeader(room[:0], e)
 	buf = append(buf, fixed...)
 	buf = append(buf, e.Name...)
 	pad := (len(fixed)+len(e.Name)+8)&^7 - len(fixed) - len(e.Name)
