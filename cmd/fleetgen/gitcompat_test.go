@@ -205,7 +205,6 @@ func compatCases() []compatCase {
 		{name: "alternates (git clone --shared)", setup: func(t *testing.T, dir string) string {
 			clone := filepath.Join(filepath.Dir(dir), "shared")
 			gx(t, filepath.Dir(dir), "clone", "-q", "--shared", dir, clone)
-			fetchFleetgenRefs(t, clone)
 			return clone
 		}, refuse: []string{"objects/info/alternates", "git clone --shared", "git repack -a -d && rm .git/objects/info/alternates"},
 			wayOut: func(t *testing.T, dir string) []string {
@@ -219,7 +218,6 @@ func compatCases() []compatCase {
 			gx(t, dir, "config", "uploadpack.allowFilter", "true")
 			clone := filepath.Join(filepath.Dir(dir), "partial")
 			gx(t, filepath.Dir(dir), "clone", "-q", "--filter=blob:none", "file://"+dir, clone)
-			fetchFleetgenRefs(t, clone)
 			return clone
 		}, refuse: []string{"partial clone", "git clone` without --filter"}},
 		{name: "executable pre-commit hook", setup: func(t *testing.T, dir string) string {
@@ -384,12 +382,6 @@ func assertGitAgrees(t *testing.T, dir string) {
 	if s := gx(t, dir, "status", "--porcelain"); s != "" {
 		t.Errorf("git add --renormalize finds blobs git would store otherwise:\n%s", s)
 	}
-}
-
-// fetchFleetgenRefs copies fleetgen's own refs into a clone (a plain clone
-// has only branches and tags).
-func fetchFleetgenRefs(t *testing.T, clone string) {
-	gx(t, clone, "fetch", "-q", "origin", "+refs/fleetgen/*:refs/fleetgen/*")
 }
 
 func head(b []byte) []byte {
