@@ -30,7 +30,7 @@ var modelOps = []modelOp{
 	{"inventory-add", 2, (*model).inventoryAdd},
 	{"inventory-remove", 1, (*model).inventoryRemove},
 	{"regen-region", 4, (*model).regenRegion},
-	{"regen-all", 3, (*model).regenAll},
+	{"regen-all", 2, (*model).regenAll},
 	{"design-attach", 1, (*model).designAttach},
 	{"clone", 1, (*model).cloneStep},
 }
