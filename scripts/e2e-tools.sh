@@ -54,9 +54,13 @@ build_kube_apiserver() {
 			while read -r m; do printf '\t%s => %s %s\n' "$m" "$m" "$staging"; done
 		echo ")"
 	} >"$dir/go.mod"
+	# The version stamp the Kubernetes build scripts set (/version answers it).
+	local minor=${KUBERNETES_VERSION#v1.}
+	minor=${minor%%.*}
+	local ldflags="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
 	(cd "$dir" &&
 		go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" &&
-		CGO_ENABLED=0 go build -trimpath -o "$dir/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+		CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dir/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
 	install_bin "$dir/kube-apiserver.tmp" "$name"
 	log "built $name in $((SECONDS - start))s"
 }
