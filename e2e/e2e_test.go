@@ -268,12 +268,14 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	t.Logf("%s: pushed %s to %s", example, rev1, gitURL)
 
 	// Node-only files: the git pull Secret, the region's age key, the signing keys.
+	gitSecretFile := filepath.Join(keys, "git-secret.yaml")
+	if secretName != "" {
+		os.WriteFile(gitSecretFile, []byte(fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: flux-system\ntype: Opaque\nstringData:\n  username: %s\n  password: %s\n", secretName, user, password)), 0o600)
+	}
 	nodeEnv := func(s *site) []string {
 		var env []string
 		if secretName != "" {
-			f := filepath.Join(keys, "git-secret.yaml")
-			os.WriteFile(f, []byte(fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: flux-system\ntype: Opaque\nstringData:\n  username: %s\n  password: %s\n", secretName, user, password)), 0o600)
-			env = append(env, "FLEETGEN_GIT_SECRET_FILE="+f)
+			env = append(env, "FLEETGEN_GIT_SECRET_FILE="+gitSecretFile)
 		}
 		if s.ageKey != "" {
 			env = append(env, "FLEETGEN_AGE_KEY_FILE="+s.ageKey)
