@@ -174,7 +174,9 @@ func startCluster(t *testing.T, tl *tools, p *pki, name, dir string, slot int, e
 	kineAddr := fmt.Sprintf("127.0.0.1:%d", c.port)
 	c.start("kine", nil, tl.kine,
 		"--endpoint", "sqlite://"+filepath.Join(dir, "state.db")+"?_journal=WAL&cache=shared",
-		"--listen-address", kineAddr)
+		"--listen-address", kineAddr,
+		// Several clusters run at once: no metrics listener on :8080.
+		"--metrics-bind-address", "0")
 	waitTCP(t, c, kineAddr, 30*time.Second)
 
 	args := []string{

@@ -259,11 +259,8 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	if _, err := gitRun(repo, signing.gitEnv(), "commit", "-q", "-m", "e2e: SOPS-encrypted Secrets and Flux components"); err != nil {
 		t.Fatalf("git commit: %v", err)
 	}
-	pushRefs := []string{"push", "-q", pushURL, "main:" + branch}
-	if gitCmd(t, repo, "for-each-ref", "refs/fleetgen/") != "" {
-		pushRefs = append(pushRefs, "refs/fleetgen/*:refs/fleetgen/*")
-	}
-	gitCmd(t, repo, pushRefs...)
+	// A plain push: the regeneration base travels with the branch.
+	gitCmd(t, repo, "push", "-q", pushURL, "HEAD:"+branch)
 	rev1 := gitCmd(t, repo, "rev-parse", "HEAD")
 	t.Logf("%s: pushed %s to %s", example, rev1, gitURL)
 
@@ -326,6 +323,7 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				checkOrder(t, s.c)
 				checkClusterValues(t, s, app)
 				checkSopsSecrets(t, s)
+				checkHandover(t, s.c, n)
 			})
 		}
 	})
@@ -335,8 +333,8 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 
 	// An operator's day: a hand edit in a clone, a spec change, a regen, a push.
 	clone := filepath.Join(dir, "clone")
+	// A plain clone: nothing but the branch is needed to regenerate.
 	gitCmd(t, "", "clone", "-q", "-b", branch, pushURL, clone)
-	gitCmd(t, clone, "fetch", "-q", "origin", "refs/fleetgen/*:refs/fleetgen/*")
 	for _, s := range sites {
 		handEdit(t, clone, s.region, app)
 	}
@@ -355,7 +353,7 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	if b, _ := os.ReadFile(handDeployment); !strings.Contains(string(b), "e2e.fleetgen.dev/hand-edit") || !strings.Contains(string(b), "memory: "+newMem) {
 		t.Fatalf("after regen, %s lost the hand edit or misses the new memory %s:\n%s", handDeployment, newMem, b)
 	}
-	gitCmd(t, clone, "push", "-q", "origin", branch, "refs/fleetgen/*:refs/fleetgen/*")
+	gitCmd(t, clone, "push", "-q", "origin", branch)
 	rev2 := gitCmd(t, clone, "rev-parse", "HEAD")
 	want2 := branch + "@sha1:" + rev2
 	t.Logf("%s: pushed %s (hand edit, spec change, regen)", example, rev2)
@@ -698,7 +696,7 @@ func waitSynced(t *testing.T, c *cluster, want string, timeout time.Duration) ma
 			rev := str(k, "status", "lastAppliedRevision")
 			applied[name] = rev
 			ready := condition(k, "Ready")
-			if ready == nil || ready["status"] != "True" || rev != want {
+			if ready == nil || ready["status"] != "True" || !sameRevision(rev, want) {
 				msg := ""
 				if ready != nil {
 					msg = fmt.Sprintf("%v: %v", ready["reason"], ready["message"])
@@ -728,6 +726,88 @@ func waitSynced(t *testing.T, c *cluster, want string, timeout time.Duration) ma
 		}
 		time.Sleep(2 * time.Second)
 	}
+}
+
+// checkHandover runs the node's handover.sh once Flux has synced (what its
+// timer does) and checks that a K3s restart would then re-apply nothing:
+// every first-boot file is gone, with a <name>.skip beside it
+// (k3s pkg/deploy/controller.go skips those names), so git alone says what
+// runs (issue 11, finding 3).
+func checkHandover(t *testing.T, c *cluster, n *node) {
+	t.Helper()
+	before := autoDeployFiles(t, n.manifestsDir)
+	k, err := c.kube.get(context.Background(), "kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "flux-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := ""
+	if cond := condition(k, "Ready"); cond != nil {
+		ready, _ = cond["status"].(string)
+	}
+	out := handover(t, n, ready, str(k, "status", "lastAppliedRevision"))
+	t.Logf("%s: handover.sh: %s", c.name, strings.TrimSpace(out))
+	// What Flux manages from git: the inventories of the Kustomizations.
+	managed := map[string]bool{}
+	for _, name := range kustomizations {
+		kz, err := c.kube.get(context.Background(), "kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, _ := field(kz, "status", "inventory", "entries").([]any)
+		for _, e := range entries {
+			if m, ok := e.(map[string]any); ok {
+				id, _ := m["id"].(string)
+				managed[id] = true
+			}
+		}
+	}
+	if len(managed) == 0 {
+		t.Fatalf("%s: the Kustomizations have no inventory", c.name)
+	}
+	// A file K3s still applies at every start must not hold anything git
+	// manages (the Flux Operator's HelmChart stays: git does not manage it).
+	for _, f := range autoDeployFiles(t, n.manifestsDir) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := decodeManifests(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			group, _, _ := strings.Cut(str(o, "apiVersion"), "/")
+			if !strings.Contains(str(o, "apiVersion"), "/") {
+				group = ""
+			}
+			id := str(o, "metadata", "namespace") + "_" + str(o, "metadata", "name") + "_" + group + "_" + str(o, "kind")
+			if managed[id] {
+				t.Errorf("%s: after the handover K3s would still apply %s from %s at every start, over what git says", c.name, id, filepath.Base(f))
+			} else {
+				t.Logf("%s: K3s keeps applying %s from %s (not managed from git)", c.name, id, filepath.Base(f))
+			}
+		}
+	}
+	for _, f := range before {
+		if fileExists(f) {
+			continue // still applied: checked above
+		}
+		if _, err := os.Stat(f + ".skip"); err != nil {
+			t.Errorf("%s: handover left no %s.skip: K3s would apply a file of that name again", c.name, filepath.Base(f))
+		}
+	}
+	done, err := os.ReadFile(filepath.Join(n.root, "var", "lib", "rancher", "k3s", "server", "fleetgen-handover.done"))
+	if err != nil || !sameRevision(strings.TrimSpace(string(done)), strings.TrimPrefix(str(k, "status", "lastAppliedRevision"), "refs/heads/")) {
+		t.Errorf("%s: handover's record %q (%v) is not the revision Flux applied", c.name, done, err)
+	}
+}
+
+// sameRevision: Flux names a revision <ref>@sha1:<hash>, the ref as the
+// GitRepository asks for it (spec.ref.branch "main" gives main@sha1:...,
+// spec.ref.name "refs/heads/main", as the Flux Operator writes it, gives
+// refs/heads/main@sha1:...). want is <branch>@sha1:<hash>.
+func sameRevision(got, want string) bool {
+	return got == want || got == "refs/heads/"+want
 }
 
 // fluxState describes the GitRepository and the FluxInstance, for a failure.

@@ -23,6 +23,7 @@ import (
 // node is what provision.sh left for K3s.
 type node struct {
 	root          string
+	standIns      string   // the stand-ins' folder (on PATH for the node's scripts)
 	manifestsDir  string   // what K3s would auto-deploy
 	apiserverArgs []string // kube-apiserver-arg of the K3s configuration, paths under root
 	calls         []string // what the stand-ins were asked
@@ -74,8 +75,8 @@ func writeStandIns(t *testing.T, dir string) {
 // provision.sh's command line.
 func provision(t *testing.T, repo, region, cluster, scratch string, env []string) *node {
 	t.Helper()
-	n := &node{root: filepath.Join(scratch, "root")}
-	bin := filepath.Join(scratch, "stand-ins")
+	n := &node{root: filepath.Join(scratch, "root"), standIns: filepath.Join(scratch, "stand-ins")}
+	bin := n.standIns
 	writeStandIns(t, bin)
 	record := filepath.Join(scratch, "stand-ins.log")
 	script := filepath.Join(repo, "bootstrap", region, "provision.sh")
@@ -194,4 +195,38 @@ func autoDeployFiles(t *testing.T, dir string) []string {
 		out = append(out, p)
 	}
 	return out
+}
+
+// k3sKubectlStandIn answers handover.sh's two `k3s kubectl get
+// kustomizations ... -o jsonpath=...` queries with what the test read from
+// the cluster's API server just before (E2E_READY, E2E_REVISION).
+const k3sKubectlStandIn = standInScript + `case "$*" in
+*'.status.conditions'*) printf '%s' "$E2E_READY" ;;
+*'.status.lastAppliedRevision'*) printf '%s' "$E2E_REVISION" ;;
+esac
+`
+
+// handover runs the handover.sh provision.sh installed on the node, as its
+// timer would, with `k3s kubectl` answering the flux-system Kustomization's
+// Ready status and applied revision as the API server reports them.
+func handover(t *testing.T, n *node, ready, revision string) string {
+	t.Helper()
+	script := filepath.Join(n.root, "usr", "local", "lib", "fleetgen", "handover.sh")
+	if _, err := os.Stat(script); err != nil {
+		t.Fatalf("provision.sh installed no handover script: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(n.standIns, "k3s"), []byte(k3sKubectlStandIn), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", script)
+	cmd.Env = append(os.Environ(),
+		"PATH="+n.standIns+":"+os.Getenv("PATH"),
+		"PROVISION_ROOT="+n.root,
+		"E2E_STANDIN_LOG="+filepath.Join(filepath.Dir(n.standIns), "stand-ins.log"),
+		"E2E_READY="+ready, "E2E_REVISION="+revision)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("handover.sh: %v\n%s", err, out)
+	}
+	return string(out)
 }
