@@ -253,7 +253,20 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 			addResource(t, filepath.Join(repo, "clusters", r, s.cluster, "kustomization.yaml"), "e2e-sops-secret.yaml")
 			s.sopsSecrets = append(s.sopsSecrets, sec)
 		}
-		writeGotkComponents(t, e.tl, filepath.Join(repo, "clusters", r, s.cluster, "flux-system"))
+		fluxSystem := filepath.Join(repo, "clusters", r, s.cluster, "flux-system")
+		writeGotkComponents(t, e.tl, fluxSystem)
+		// The classic bootstrap layout installs Flux at first boot from the
+		// same file, which the operator puts in the region's bootstrap folder
+		// (bootstrap/<region>/README.md).
+		if fileExists(filepath.Join(repo, "bootstrap", r, "manifests", "flux-sync.yaml")) {
+			b, err := os.ReadFile(filepath.Join(fluxSystem, "gotk-components.yaml"))
+			if err != nil {
+				t.Fatalf("bootstrap/%s/manifests/flux-sync.yaml needs Flux's components: %v", r, err)
+			}
+			if err := os.WriteFile(filepath.Join(repo, "bootstrap", r, "manifests", "flux-components.yaml"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	gitCmd(t, repo, "add", "-A")
 	if _, err := gitRun(repo, signing.gitEnv(), "commit", "-q", "-m", "e2e: SOPS-encrypted Secrets and Flux components"); err != nil {
