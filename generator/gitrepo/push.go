@@ -309,6 +309,14 @@ func (r *Repo) isAncestor(old, new plumbing.Hash) (ff, known bool, err error) {
 
 // pushFailed turns a transport error into one that says what to do.
 func (r *Repo) pushFailed(t *PushTarget, authDesc string, err error) error {
+	pe := r.pushFailedRaw(t, authDesc, err)
+	if p, ok := pe.(*PushError); ok {
+		p.Problem = strings.Join(strings.Fields(p.Problem), " ")
+	}
+	return pe
+}
+
+func (r *Repo) pushFailedRaw(t *PushTarget, authDesc string, err error) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, transport.ErrAuthenticationRequired):

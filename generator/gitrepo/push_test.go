@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/fleetgen/fleetgen/generator/gitrepo/gitservertest"
 )
@@ -450,5 +452,108 @@ func TestResolvePushURL(t *testing.T) {
 	}
 	if want := filepath.Join(filepath.Dir(dir), "bare.git"); tg.URL != want {
 		t.Errorf("relative remote URL: %q, want %q", tg.URL, want)
+	}
+}
+
+// TestPushSSH pushes over SSH to an in-process server on 127.0.0.1 that
+// runs the real git-receive-pack: with a key file, with an SSH agent;
+// an unknown host key and an unauthorized key are refused.
+func TestPushSSH(t *testing.T) {
+	pushEnv(t)
+	root := t.TempDir()
+	bare := gitservertest.Bare(t, root, "fleet.git")
+	keys := t.TempDir()
+	signer := gitservertest.WriteKey(t, filepath.Join(keys, "id_fleet"))
+	srv := gitservertest.NewSSH(t, root, signer.PublicKey())
+	knownHosts := filepath.Join(keys, "known_hosts")
+	if err := os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSH_KNOWN_HOSTS", knownHosts)
+	_, dir := commitFiles(t, sampleFiles())
+	gitCmd(t, dir, "remote", "add", "origin", srv.URL("fleet.git"))
+	gitCmd(t, dir, "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*")
+
+	// No credentials at all: said before connecting.
+	_, err := push(t, dir, PushOptions{})
+	pushErr(t, err, "no SSH credentials", EnvSSHKey, "SSH_AUTH_SOCK")
+
+	// The host is not in known_hosts: refused, nothing sent.
+	other := filepath.Join(keys, "other_known_hosts")
+	os.WriteFile(other, []byte("[127.0.0.1]:1 "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))+"\n"), 0o644)
+	t.Setenv("SSH_KNOWN_HOSTS", other)
+	t.Setenv(EnvSSHKey, filepath.Join(keys, "id_fleet"))
+	_, err = push(t, dir, PushOptions{})
+	pushErr(t, err, "not in known_hosts")
+	if rev(t, bare, "main") != "" {
+		t.Fatal("pushed to a host whose key is unknown")
+	}
+	// The same address with another key: a mismatch.
+	os.WriteFile(other, []byte(strings.Replace(srv.KnownHostsLine(), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(srv.HostKey))), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), 1)+"\n"), 0o644)
+	_, err = push(t, dir, PushOptions{})
+	pushErr(t, err, "does not match known_hosts")
+	t.Setenv("SSH_KNOWN_HOSTS", knownHosts)
+
+	// A key the server does not accept.
+	gitservertest.WriteKey(t, filepath.Join(keys, "id_stranger"))
+	t.Setenv(EnvSSHKey, filepath.Join(keys, "id_stranger"))
+	_, err = push(t, dir, PushOptions{})
+	pushErr(t, err, "refused the SSH key")
+	assertNothingLocal(t, dir, "refs/remotes/origin/main", "")
+
+	// The key file: pushed.
+	t.Setenv(EnvSSHKey, filepath.Join(keys, "id_fleet"))
+	res, err := push(t, dir, PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Auth, EnvSSHKey) || rev(t, bare, "main") != rev(t, dir, "HEAD") || rev(t, dir, "refs/remotes/origin/main") != rev(t, dir, "HEAD") {
+		t.Fatalf("key-file push: %+v; server main %q", res, rev(t, bare, "main"))
+	}
+
+	// The agent: pushed.
+	t.Setenv(EnvSSHKey, "")
+	kr := agent.NewKeyring()
+	raw, err := os.ReadFile(filepath.Join(keys, "id_fleet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.ParseRawPrivateKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kr.Add(agent.AddedKey{PrivateKey: k}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { agent.ServeAgent(kr, c); c.Close() }()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	gitCmd(t, dir, "commit", "-q", "--allow-empty", "-m", "via the agent")
+	res, err = push(t, dir, PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Auth, "SSH agent") || rev(t, bare, "main") != rev(t, dir, "HEAD") {
+		t.Fatalf("agent push: %+v", res)
+	}
+	if out := gitCmd(t, bare, "fsck", "--strict", "--no-progress", "--no-dangling"); out != "" {
+		t.Errorf("git fsck --strict on the server: %s", out)
+	}
+	execs := strings.Join(srv.Execs, "\n")
+	if !strings.Contains(execs, "git-receive-pack '/fleet.git'") {
+		t.Errorf("commands run on the server:\n%s", execs)
 	}
 }
