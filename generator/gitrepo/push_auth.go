@@ -20,8 +20,9 @@ import (
 //
 //   - https/http: FLEETGEN_GIT_TOKEN is sent as the password of HTTP basic
 //     authentication, with the user FLEETGEN_GIT_USERNAME, else the URL's
-//     user, else "x-access-token" (GitHub and GitLab accept any user name
-//     with a token; Bitbucket wants x-token-auth, Gitea your user name).
+//     user, else "x-access-token" (GitHub and GitLab accept it with a
+//     token; other servers may want a given name, e.g. Bitbucket's
+//     x-token-auth).
 //     Without it, a user and password written in the URL are used, as git
 //     does. A token is never sent over plain http to another host than
 //     the loopback one.

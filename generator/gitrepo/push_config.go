@@ -94,8 +94,7 @@ func ResolvePush(dir, remote string) (*PushTarget, error) {
 		{"push", "git pushes what these refspecs say instead of the current branch"},
 		{"mirror", "git mirrors every ref to this remote"},
 		{"receivepack", "git runs another receive-pack program on the server"},
-		{"proxy", "fleetgen does not read git's proxy settings"},
-		{"pushoption", "git sends push options"},
+		{"proxy", "fleetgen does not read git's proxy settings (it uses HTTPS_PROXY, HTTP_PROXY and NO_PROXY)"},
 	} {
 		if t.Named && g.has("remote", t.Remote, k.key) {
 			v, _ := g.get("remote", t.Remote, k.key)
@@ -254,7 +253,7 @@ func httpSettings(g *gitConfig, t *PushTarget, u string) error {
 			return refuse(k+"="+v, "fleetgen always verifies the server's TLS certificate", "give it the server's CA with http.sslCAInfo, or push with `git push`")
 		}
 	}
-	for _, key := range []string{"proxy", "extraheader", "cookiefile", "sslcert", "sslkey", "sslbackend", "emptyauth", "followredirects"} {
+	for _, key := range []string{"proxy", "extraheader", "cookiefile", "sslcert", "sslkey", "emptyauth", "followredirects"} {
 		if k, v, ok := get(key); ok && v != "" {
 			return refuse(k+"="+v, "fleetgen does not follow this git HTTP setting",
 				"push with `git push`"+map[bool]string{true: " (fleetgen uses HTTPS_PROXY, HTTP_PROXY and NO_PROXY from the environment)"}[key == "proxy"])
