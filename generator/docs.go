@@ -22,6 +22,8 @@ func (p *planner) docs(sourcesOnly bool) error {
 	if sourcesOnly {
 		return nil
 	}
+	// The schema the fleet.yaml's first line points editors at.
+	p.gen(spec.SchemaFile, spec.Schema)
 	for _, lang := range prompt.Langs() {
 		text, err := RenderPrompt(p.res, prompt.Pro, lang, true)
 		if err != nil {

@@ -217,6 +217,28 @@ func TestInitThenGenerate(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "repo", "clusters/eu-west/truck-0003/cluster-vars.yaml")); err != nil {
 		t.Errorf("inventory cluster missing: %v", err)
 	}
+	// fleet.yaml's first line points editors at the schema beside it, in the
+	// spec folder and in the repository: the same bytes `fleetgen schema` prints.
+	schema := mustFleetgen(t, "schema")
+	for _, d := range []string{"spec", "repo"} {
+		y, _ := os.ReadFile(filepath.Join(dir, d, "fleet.yaml"))
+		if !strings.HasPrefix(string(y), "# yaml-language-server: $schema=fleet.schema.json\n") {
+			t.Errorf("%s/fleet.yaml does not point at the schema: %.80q", d, y)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, d, "fleet.schema.json"))
+		if err != nil || string(b) != schema {
+			t.Errorf("%s/fleet.schema.json is not `fleetgen schema`'s output (%v)", d, err)
+		}
+	}
+	// init never overwrites, the schema included.
+	os.Remove(filepath.Join(dir, "spec", "fleet.yaml"))
+	os.Remove(filepath.Join(dir, "spec", "trucks.csv"))
+	if _, errs, code := fleetgen(t, "init", filepath.Join(dir, "spec"), "--example", "truck-fleet"); code == 0 || !strings.Contains(errs, "fleet.schema.json already exists") {
+		t.Errorf("init over an existing fleet.schema.json: exit %d, %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "spec", "fleet.yaml")); err == nil {
+		t.Errorf("init wrote fleet.yaml before refusing")
+	}
 }
 
 func TestPlanCommandShowsTheBudget(t *testing.T) {

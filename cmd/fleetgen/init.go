@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetgen/fleetgen/examples"
 	"github.com/fleetgen/fleetgen/generator/fsutil"
+	"github.com/fleetgen/fleetgen/generator/spec"
 )
 
 type initOptions struct {
@@ -49,10 +50,22 @@ func (o *initOptions) run(cmd *cobra.Command, dir string) error {
 	if err != nil {
 		return err
 	}
-	// Check everything before writing anything: never overwrite.
+	// The example's files, and the schema its fleet.yaml's first line names.
+	files := map[string][]byte{spec.SchemaFile: spec.Schema}
+	var names []string
 	for _, e := range entries {
-		if _, err := os.Lstat(filepath.Join(dir, e.Name())); err == nil {
-			return fmt.Errorf("%s already exists; init never overwrites a file", filepath.Join(dir, e.Name()))
+		b, err := fs.ReadFile(examples.FS, path.Join(o.example, e.Name()))
+		if err != nil {
+			return err
+		}
+		files[e.Name()] = b
+		names = append(names, e.Name())
+	}
+	names = append(names, spec.SchemaFile)
+	// Check everything before writing anything: never overwrite.
+	for _, name := range names {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return fmt.Errorf("%s already exists; init never overwrites a file", filepath.Join(dir, name))
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -60,15 +73,11 @@ func (o *initOptions) run(cmd *cobra.Command, dir string) error {
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 		return fmt.Errorf("%s is a file, not a directory", dir)
 	}
-	for _, e := range entries {
-		b, err := fs.ReadFile(examples.FS, path.Join(o.example, e.Name()))
-		if err != nil {
+	for _, name := range names {
+		if err := fsutil.WriteFileAtomic(dir, name, files[name], 0o644); err != nil {
 			return err
 		}
-		if err := fsutil.WriteFileAtomic(dir, e.Name(), b, 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", filepath.Join(dir, e.Name()))
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", filepath.Join(dir, name))
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "next: edit %s, then fleetgen generate --spec %s --out <repo-dir>\n",
 		filepath.Join(dir, "fleet.yaml"), filepath.Join(dir, "fleet.yaml"))

@@ -47,6 +47,7 @@ clusters by the thousand, check the AI's design document against the repository.
 		newDesignCmd(),
 		newPushCmd(),
 		newVersionCmd(),
+		newSchemaCmd(),
 	)
 	return root
 }
