@@ -11,13 +11,27 @@ import (
 	"github.com/fleetgen/fleetgen/generator/spec"
 )
 
-// The fleet repository's own CI: a GitHub Actions workflow and a GitLab CI
-// file, both generated (fleetgen regen keeps their pins in step with the
-// fleetgen that wrote the repository; hand edits are merged three-way).
+// The fleet repository's own CI. The GitHub Actions workflow and GitLab's
+// fleet jobs are generated: fleetgen regen keeps their pins in step with
+// the fleetgen that wrote the repository (hand edits are merged
+// three-way). GitLab reads only .gitlab-ci.yml, which many repositories
+// already have: it is seeded (written once, a few lines that include the
+// generated file), so that a fleetgen run never refuses over a
+// .gitlab-ci.yml of the user's, and never rewrites it.
 const (
 	GitHubWorkflowPath = ".github/workflows/fleet.yaml"
 	GitLabCIPath       = ".gitlab-ci.yml"
+	GitLabFleetCIPath  = ".gitlab/ci/fleet.yml"
 )
+
+// gitlabCI is the seeded .gitlab-ci.yml.
+const gitlabCI = `# Written once by fleetgen; yours to edit (fleetgen never rewrites it).
+# The fleet's checks live in ` + GitLabFleetCIPath + `, which fleetgen regenerates
+# with current pins. Add your own jobs below. If this repository already had
+# a .gitlab-ci.yml, fleetgen left it as it was: add this include to it.
+include:
+  - local: ` + GitLabFleetCIPath + `
+`
 
 // Pinned tool versions of the generated CI. KubeconformVersion and
 // KustomizeVersion are the ones this repository's own CI runs (.ci/run);
@@ -103,25 +117,27 @@ func NewCIData(fleet string, s *spec.FleetSpec, toolVersion string) CIData {
 // s.Delivery == "oci" and the publish jobs appear on the next regen.
 func publishesOCI(s *spec.FleetSpec) bool { return false }
 
-// RenderCI renders the GitHub workflow and the GitLab CI file.
+// RenderCI renders the GitHub workflow and the generated GitLab CI file
+// (GitLabFleetCIPath).
 func RenderCI(d CIData) (github, gitlab []byte, err error) {
 	if github, err = renderCI("github-workflow.yaml.tmpl", d); err != nil {
 		return nil, nil, err
 	}
-	if gitlab, err = renderCI("gitlab-ci.yml.tmpl", d); err != nil {
+	if gitlab, err = renderCI("gitlab-fleet-ci.yml.tmpl", d); err != nil {
 		return nil, nil, err
 	}
 	return github, gitlab, nil
 }
 
-// ci adds the two CI files to the plan.
+// ci adds the CI files to the plan.
 func (p *planner) ci() error {
 	gh, gl, err := RenderCI(NewCIData(p.l.Metadata.Name, &p.l.Spec, p.version))
 	if err != nil {
 		return err
 	}
 	p.gen(GitHubWorkflowPath, gh)
-	p.gen(GitLabCIPath, gl)
+	p.gen(GitLabFleetCIPath, gl)
+	p.seed(GitLabCIPath, []byte(gitlabCI))
 	return nil
 }
 

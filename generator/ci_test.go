@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rhysd/actionlint"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -18,6 +19,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/fleetgen/fleetgen/examples"
+	"github.com/fleetgen/fleetgen/generator/gitrepo"
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
 
@@ -35,12 +37,25 @@ func ciVariants(t *testing.T) []ciVariant {
 	for _, name := range examples.Names() {
 		res := planExample(t, name)
 		gh, ok1 := res.Tree.Get(GitHubWorkflowPath)
-		gl, ok2 := res.Tree.Get(GitLabCIPath)
-		if !ok1 || !ok2 {
-			t.Fatalf("%s: the plan has no %s or %s", name, GitHubWorkflowPath, GitLabCIPath)
+		gl, ok2 := res.Tree.Get(GitLabFleetCIPath)
+		root, ok3 := res.Tree.Get(GitLabCIPath)
+		if !ok1 || !ok2 || !ok3 {
+			t.Fatalf("%s: the plan lacks %s, %s or %s", name, GitHubWorkflowPath, GitLabFleetCIPath, GitLabCIPath)
 		}
 		if gh.Owner != tree.Generated || gl.Owner != tree.Generated {
 			t.Errorf("%s: CI files are %s/%s, want generated (regen keeps their pins current)", name, gh.Owner, gl.Owner)
+		}
+		// .gitlab-ci.yml is the user's (seeded): it only includes the
+		// generated file.
+		var inc struct {
+			Include []map[string]string `yaml:"include"`
+		}
+		if err := yaml.Unmarshal(root.Content, &inc); err != nil || root.Owner != tree.Seeded ||
+			len(inc.Include) != 1 || inc.Include[0]["local"] != GitLabFleetCIPath {
+			t.Errorf("%s: %s (%s) does not include %s: %v\n%s", name, GitLabCIPath, root.Owner, GitLabFleetCIPath, err, root.Content)
+		}
+		if err := validateGitLabCI(t, root.Content); err != nil {
+			t.Errorf("%s: %s: %v", name, GitLabCIPath, err)
 		}
 		out = append(out, ciVariant{name, gh.Content, gl.Content})
 	}
@@ -154,7 +169,7 @@ func validateGitLabCI(t *testing.T, content []byte) error {
 func TestGitLabCIMatchesGitLabSchema(t *testing.T) {
 	for _, v := range ciVariants(t) {
 		if err := validateGitLabCI(t, v.gitlab); err != nil {
-			t.Errorf("%s: %s: %v", v.name, GitLabCIPath, err)
+			t.Errorf("%s: %s: %v", v.name, GitLabFleetCIPath, err)
 		}
 	}
 }
@@ -425,7 +440,7 @@ func TestPlanPinsFleetgenVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range []string{GitHubWorkflowPath, GitLabCIPath} {
+		for _, p := range []string{GitHubWorkflowPath, GitLabFleetCIPath} {
 			f, _ := res.Tree.Get(p)
 			if !bytes.Contains(f.Content, []byte("\n  FLEETGEN_VERSION: "+want+"\n")) && !bytes.Contains(f.Content, []byte("\n  FLEETGEN_VERSION: "+want+" #")) {
 				t.Errorf("fleetgen %s: %s does not pin %s", version, p, want)
@@ -441,8 +456,10 @@ func TestPlanPinsFleetgenVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := res.Tree.Get(GitHubWorkflowPath); ok {
-		t.Errorf("a region's plan writes %s", GitHubWorkflowPath)
+	for _, p := range []string{GitHubWorkflowPath, GitLabFleetCIPath, GitLabCIPath} {
+		if _, ok := res.Tree.Get(p); ok {
+			t.Errorf("a region's plan writes %s", p)
+		}
 	}
 }
 
@@ -510,7 +527,7 @@ func TestCIScriptsRunWithRealTools(t *testing.T) {
 		// GitLab runs the same commands (one script entry each; the
 		// kubeconform one is the GitHub step's, byte for byte, checked
 		// in TestCIPinsPermissionsAndGates, and not run twice).
-		gl, _ := res.Tree.Get(GitLabCIPath)
+		gl, _ := res.Tree.Get(GitLabFleetCIPath)
 		_, _, jobs := parseGitLab(t, gl.Content)
 		for _, s := range jobs["check"].Script {
 			if s == kc {
@@ -538,5 +555,79 @@ func TestCIScriptsRunWithRealTools(t *testing.T) {
 		if out, err := run(dir, kc); err == nil || !strings.Contains(out, "nmae") {
 			t.Errorf("%s: the kubeconform step passed a Namespace with an unknown field (err %v):\n%s", name, err, out)
 		}
+	}
+}
+
+// On a repository that already has a .gitlab-ci.yml of its own, fleetgen
+// writes its CI without refusing and leaves that file alone; a later run
+// by a newer fleetgen moves the pins and keeps a hand edit of the
+// workflow (three-way merge).
+func TestFleetCIOnAnExistingRepository(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not on PATH")
+	}
+	dir := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=T", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	theirs := "build:\n  script:\n    - make\n"
+	if err := os.WriteFile(filepath.Join(dir, GitLabCIPath), []byte(theirs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("add", "-A")
+	git("commit", "-qm", "their CI")
+
+	l := planExample(t, "offshore-platforms").Spec
+	author := gitrepo.Author{Name: "Test", Email: "test@example.com"}
+	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	apply := func(version string) *ApplyReport {
+		t.Helper()
+		res, err := planRegions(l, nil, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Apply(res, ApplyOptions{Dir: dir, Message: "fleetgen " + version, Author: author, When: when, Compat: gitrepo.CompatOptions{Branch: "main"}})
+		if err != nil {
+			t.Fatalf("fleetgen %s: %v", version, err)
+		}
+		return rep
+	}
+	rep := apply("v1.0.0")
+	actions := map[string]Action{}
+	for _, c := range rep.Changes {
+		actions[c.Path] = c.Action
+	}
+	if actions[GitLabCIPath] != KeepSeeded || actions[GitLabFleetCIPath] != Create || actions[GitHubWorkflowPath] != Create {
+		t.Errorf("first run: %s %s, %s %s, %s %s", GitLabCIPath, actions[GitLabCIPath], GitLabFleetCIPath, actions[GitLabFleetCIPath], GitHubWorkflowPath, actions[GitHubWorkflowPath])
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, GitLabCIPath)); string(b) != theirs {
+		t.Errorf("their .gitlab-ci.yml became:\n%s", b)
+	}
+
+	wf := filepath.Join(dir, filepath.FromSlash(GitHubWorkflowPath))
+	b, err := os.ReadFile(wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.ReplaceAll(b, []byte("runs-on: "+ciRunner), []byte("runs-on: [self-hosted, linux, arm64]"))
+	if err := os.WriteFile(wf, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("commit", "-qam", "our runners")
+	apply("v1.1.0")
+	b, err = os.ReadFile(wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte("\n  FLEETGEN_VERSION: v1.1.0\n")) || !bytes.Contains(b, []byte("runs-on: [self-hosted, linux, arm64]")) || bytes.Contains(b, []byte("runs-on: "+ciRunner)) {
+		t.Errorf("after regen by v1.1.0 the workflow lost the new pin or the hand edit:\n%s", b)
+	}
+	for _, e := range lintWorkflow(t, b) {
+		t.Errorf("merged workflow: %d:%d: %s", e.Line, e.Column, e.Message)
 	}
 }
