@@ -7,5 +7,5 @@ package blueprints
 
 import "embed"
 
-//go:embed bootstrap repo
+//go:embed bootstrap ci repo
 var FS embed.FS

@@ -12,7 +12,7 @@ import (
 )
 
 // docs writes the repository's README, the design folder with the filled
-// prompts, .sops.yaml, and the spec itself.
+// prompts, .sops.yaml, the CI files, and the spec itself.
 func (p *planner) docs(sourcesOnly bool) error {
 	s := &p.l.Spec
 	p.t.Add(tree.File{Path: "fleet.yaml", Content: p.l.Source, Owner: tree.Input, Mode: tree.ModeFile})
@@ -45,7 +45,7 @@ func (p *planner) docs(sourcesOnly bool) error {
 	}
 	p.gen("README.md", readme)
 	p.seed(".gitignore", []byte(gitignore))
-	return nil
+	return p.ci()
 }
 
 // gitignore is seeded once and then the user's: it keeps private keys and
@@ -231,6 +231,7 @@ func (p *planner) readmeData() map[string]any {
 		"Exposed":       exposed,
 		"Mermaid":       Mermaid(p.res),
 		"Security":      map[string]any{"Hardware": s.Hardware, "Exposed": exposed},
+		"CI":            NewCIData(p.l.Metadata.Name, s, p.version),
 	}
 }
 

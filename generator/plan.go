@@ -62,6 +62,12 @@ func Plan(l *spec.Loaded) (*Result, error) { return PlanRegions(l, nil) }
 // (README, prompts, .sops.yaml): no region's regeneration writes them.
 // fleet.yaml and the inventory stay (inventory edits commit the latter).
 func PlanRegions(l *spec.Loaded, regions []string) (*Result, error) {
+	return planRegions(l, regions, Version())
+}
+
+// planRegions is PlanRegions for fleetgen version toolVersion (what the
+// generated CI pins).
+func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result, error) {
 	res := &Result{Spec: l, Regions: regions}
 	for i := range l.Spec.Regions {
 		d, err := decide(l, i)
@@ -70,7 +76,7 @@ func PlanRegions(l *spec.Loaded, regions []string) (*Result, error) {
 		}
 		res.Decisions = append(res.Decisions, d)
 	}
-	p := &planner{l: l, res: res, t: &res.Tree}
+	p := &planner{l: l, res: res, t: &res.Tree, version: toolVersion}
 	p.infrastructure()
 	p.apps()
 	for i := range l.Spec.Regions {
@@ -98,6 +104,8 @@ type planner struct {
 	l   *spec.Loaded
 	res *Result
 	t   *tree.Tree
+	// version is fleetgen's own, pinned in the generated CI.
+	version string
 }
 
 func (p *planner) gen(path string, content []byte) {

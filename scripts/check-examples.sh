@@ -6,6 +6,7 @@
 #   kubeconform -strict on everything rendered and on the K3s auto-deploy
 #                      manifests, with the offline schemas in ../shared/schemas
 #   git fsck --strict  on the committed repository
+#   the generated CI   (.github/workflows/fleet.yaml) check job's commands
 # Needs kustomize and kubeconform on PATH (see .ci/run for the pinned versions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,4 +59,9 @@ for spec in examples/*/fleet.yaml; do
   git -C "$repo" fsck --strict
   test -z "$(git -C "$repo" status --porcelain)" || { echo "worktree not clean"; exit 1; }
 done
-echo "all examples: validate, kustomize build, kubeconform -strict and git fsck passed"
+# The CI that fleetgen writes into every fleet repository: its check job's
+# commands, run as they are with these tools over every example (offline
+# schemas), and shown to fail on a broken manifest.
+PATH="$work:$PATH" FLEETGEN_CI_REAL_TOOLS=1 SCHEMAS="$SCHEMAS" \
+  go test ./generator -run '^TestCIScriptsRunWithRealTools$' -count=1 -v | grep -E '^(--- |ok|FAIL|PASS)'
+echo "all examples: validate, kustomize build, kubeconform -strict, git fsck and the generated CI's commands passed"

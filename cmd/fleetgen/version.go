@@ -2,24 +2,17 @@ package main
 
 import (
 	"fmt"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fleetgen/fleetgen/generator"
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3";
-// otherwise the module version from the build info is used.
-var version = ""
-
-func fleetgenVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+// fleetgenVersion is generator.Version: set at build time with
+// -ldflags "-X github.com/fleetgen/fleetgen/generator.version=v1.2.3",
+// otherwise the module version from the build info. The generated CI
+// files pin the same version.
+func fleetgenVersion() string { return generator.Version() }
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
