@@ -45,6 +45,7 @@ clusters by the thousand, check the AI's design document against the repository.
 		newDiffCmd(),
 		newInventoryCmd(),
 		newDesignCmd(),
+		newPublishCmd(),
 		newVersionCmd(),
 	)
 	return root
