@@ -75,39 +75,34 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	if err != nil {
 		return fmt.Errorf("--registry %q: %w", target, err)
 	}
-	if err := oci.CheckSample(src.Units); err != nil {
-		return err
-	}
-	arts, err := oci.BuildAll(src)
-	if err != nil {
+	if err := src.CheckSample(); err != nil {
 		return err
 	}
 	branch := src.Branch
 	if branch == "" {
 		branch = "detached HEAD"
 	}
-	fmt.Fprintf(w, "%s at %s (%s): %d artifacts, one per %s, to %s\n", o.dir, src.Commit[:12], branch, len(arts), s.Delivery.Unit, repo)
+	fmt.Fprintf(w, "%s at %s (%s): %d artifacts, one per %s, to %s\n", o.dir, src.Commit[:12], branch, len(src.Units), s.Delivery.Unit, repo)
 	if target != s.Delivery.Repository {
 		fmt.Fprintf(w, "note: the clusters pull from oci://%s, not from %s\n", s.Delivery.Repository, target)
 	}
-	rep, pubErr := oci.Publish(ctx, arts, oci.PublishOptions{
+	rep, pubErr := oci.Publish(ctx, src.Units, src.Build, oci.PublishOptions{
 		Repository: repo, Fleet: src.Spec.Metadata.Name, Keychain: authn.DefaultKeychain,
 		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun,
 	})
 	for _, out := range rep.Outcomes {
-		a := out.Artifact
 		was := ""
 		if out.Action != oci.Unchanged && out.Previous.Hex != "" {
 			was = " (was " + shortDigest(out.Previous.String()) + ")"
 		}
-		fmt.Fprintf(w, "%-10s  %s:%s  %s  %s%s\n", out.Action, repo, a.Tag, shortDigest(a.Digest.String()), humanBytes(int64(len(a.Layer))+a.ManifestSize), was)
+		fmt.Fprintf(w, "%-10s  %s:%s  %s  %s%s\n", out.Action, repo, out.Tag, shortDigest(out.Digest.String()), humanBytes(out.Size), was)
 	}
 	pushed, pushedBytes := rep.Count(oci.Pushed)
 	would, wouldBytes := rep.Count(oci.WouldPush)
 	same, _ := rep.Count(oci.Unchanged)
 	if pubErr != nil {
 		return fmt.Errorf("publish stopped: %w\n%d artifacts pushed before the failure (listed above), %d unchanged, %d not handled; rerun fleetgen publish to finish: it pushes only what is still missing",
-			pubErr, pushed, same, len(arts)-len(rep.Outcomes))
+			pubErr, pushed, same, len(src.Units)-len(rep.Outcomes))
 	}
 	if o.dryRun {
 		fmt.Fprintf(w, "dry run: %d would be pushed (%s), %d unchanged; nothing pushed\n", would, humanBytes(wouldBytes), same)

@@ -2,20 +2,19 @@ package gitrepo
 
 import (
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// CommittedFile is a file of a commit's tree, with its content.
+// CommittedFile is a file of a commit's tree.
 type CommittedFile struct {
 	Path       string
 	Executable bool
-	Content    []byte
+	Hash       plumbing.Hash // the blob's id
+	Content    []byte        // nil unless read (ReadHeadTree with content, or ReadBlob)
 }
 
 // ReadHeadTree returns HEAD's commit and the files of its tree under
@@ -24,6 +23,16 @@ type CommittedFile struct {
 // the worktree. Symbolic links and submodules are left out. ok is false
 // when the branch has no commit yet.
 func (r *Repo) ReadHeadTree(prefixes []string) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {
+	return r.readHeadTree(prefixes, true)
+}
+
+// ListHeadTree is ReadHeadTree without the contents (Hash only): the
+// cheap way to see what changed; ReadBlob reads a content when needed.
+func (r *Repo) ListHeadTree(prefixes []string) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {
+	return r.readHeadTree(prefixes, false)
+}
+
+func (r *Repo) readHeadTree(prefixes []string, content bool) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {
 	ch, th, err := r.headTree()
 	if err != nil || th.IsZero() {
 		return plumbing.ZeroHash, nil, false, err
@@ -33,23 +42,16 @@ func (r *Repo) ReadHeadTree(prefixes []string) (commit plumbing.Hash, files []Co
 		if walkErr != nil || (mode != filemode.Regular && mode != filemode.Executable && mode != filemode.Deprecated) {
 			return
 		}
-		b, err := object.GetBlob(r.st, h)
-		if err != nil {
-			walkErr = fmt.Errorf("read %s (%s) of commit %s: %w", p, h, ch, err)
-			return
+		f := CommittedFile{Path: p, Executable: mode == filemode.Executable, Hash: h}
+		if content {
+			b, err := r.ReadBlob(h)
+			if err != nil {
+				walkErr = fmt.Errorf("read %s of commit %s: %w", p, ch, err)
+				return
+			}
+			f.Content = b
 		}
-		rd, err := b.Reader()
-		if err != nil {
-			walkErr = err
-			return
-		}
-		content, err := io.ReadAll(rd)
-		rd.Close()
-		if err != nil {
-			walkErr = fmt.Errorf("read %s of commit %s: %w", p, ch, err)
-			return
-		}
-		files = append(files, CommittedFile{Path: p, Executable: mode == filemode.Executable, Content: content})
+		files = append(files, f)
 	})
 	if err == nil {
 		err = walkErr

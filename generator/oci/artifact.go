@@ -13,19 +13,23 @@ package oci
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/fleetgen/fleetgen/generator/spec"
 )
@@ -48,13 +52,43 @@ const (
 	SourceAnnotation   = "org.opencontainers.image.source"
 	FleetAnnotation    = "dev.fleetgen.fleet"
 	ArtifactAnnotation = "dev.fleetgen.artifact"
+	// ContentAnnotation is the unit's ContentKey: publish compares it with
+	// the tag's manifest to skip an unchanged unit without reading or
+	// compressing its files. It depends only on the content, so it keeps
+	// the digest reproducible.
+	ContentAnnotation = "dev.fleetgen.content"
 )
 
 // File is one file of an artifact.
 type File struct {
 	Path       string // slash-separated, relative to the repository root
 	Executable bool
-	Content    []byte
+	// Hash is the git blob id of Content (hex); computed from Content
+	// when empty.
+	Hash    string
+	Content []byte // nil until loaded (Source.Load)
+}
+
+func (f File) blobID() string {
+	if f.Hash != "" {
+		return f.Hash
+	}
+	return plumbing.ComputeHash(plumbing.BlobObject, f.Content).String()
+}
+
+// ContentKey identifies what an artifact holds: sha256 of each file's
+// mode, path and git blob id, in path order. Same files, same key; it is
+// computed from a commit's tree without reading a single blob.
+func ContentKey(files []File) string {
+	h := sha256.New()
+	for _, f := range files {
+		mode := "100644"
+		if f.Executable {
+			mode = "100755"
+		}
+		fmt.Fprintf(h, "%s %s %s\n", mode, f.Path, f.blobID())
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Unit is what one artifact holds: the files a cluster (or every cluster
@@ -68,6 +102,7 @@ type Unit struct {
 	// Clusters that sync this artifact.
 	Clusters []string
 	Files    []File // sorted by path
+	Key      string // ContentKey(Files)
 }
 
 // Prefixes are the folders the artifact of cluster (or of the whole
@@ -128,6 +163,9 @@ func Units(l *spec.Loaded, files []File) []Unit {
 			})
 		}
 	}
+	for i := range units {
+		units[i].Key = ContentKey(units[i].Files)
+	}
 	sort.Slice(units, func(i, j int) bool { return units[i].Tag < units[j].Tag })
 	return units
 }
@@ -163,17 +201,24 @@ type Artifact struct {
 // without PAX records).
 var epoch = time.Unix(0, 0).UTC()
 
+// gzipWriters are reused: a deflate writer's state is about a megabyte,
+// and publish makes thousands of small tarballs.
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression) // a valid level: no error
+	return w
+}}
+
 // Tarball writes files (sorted by path) as a reproducible tar.gz: entries
 // sorted, each folder before its files, fixed mtime, uid/gid 0, no user
 // or group names, modes 0755/0644, gzip without name or mtime. The bytes
-// depend only on the paths, contents and executable bits (and on Go's
-// compress/flate, which is stable within a Go release).
+// depend only on the paths, contents and executable bits (and on the
+// deflate implementation, github.com/klauspost/compress at the version in
+// go.mod: 4-5 times faster than compress/flate here).
 func Tarball(files []File) ([]byte, error) {
 	var buf bytes.Buffer
-	gz, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
+	gz := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(gz)
+	gz.Reset(&buf)
 	tw := tar.NewWriter(gz)
 	dirs := map[string]bool{}
 	var addDir func(d string) error
@@ -220,6 +265,11 @@ func Tarball(files []File) ([]byte, error) {
 // config with no timestamp), one tar.gz layer, and fleetgen's annotations.
 // fleet is metadata.name, source the git URL (spec.git.url).
 func Build(u Unit, fleet, source string) (*Artifact, error) {
+	for _, f := range u.Files {
+		if f.Content == nil && f.Hash != "" {
+			return nil, fmt.Errorf("artifact %s: %s not loaded", u.Tag, f.Path)
+		}
+	}
 	layerBytes, err := Tarball(u.Files)
 	if err != nil {
 		return nil, err
@@ -236,10 +286,14 @@ func Build(u Unit, fleet, source string) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
+	if u.Key == "" {
+		u.Key = ContentKey(u.Files)
+	}
 	img = mutate.Annotations(img, map[string]string{
 		SourceAnnotation:   source,
 		FleetAnnotation:    fleet,
 		ArtifactAnnotation: u.ID,
+		ContentAnnotation:  u.Key,
 	}).(v1.Image)
 	d, err := img.Digest()
 	if err != nil {

@@ -1,13 +1,13 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -55,8 +55,13 @@ const (
 
 // Outcome is one artifact's result.
 type Outcome struct {
-	Artifact *Artifact
-	Action   Action
+	Tag    string
+	Action Action
+	// Digest is the manifest digest the tag points at now (would, for a
+	// dry run); Size the bytes a cluster downloads for it (manifest and
+	// layer).
+	Digest v1.Hash
+	Size   int64
 	// Previous is the digest the tag pointed at before (zero: none).
 	Previous v1.Hash
 }
@@ -72,7 +77,7 @@ func (r *Report) Count(a Action) (n int, bytes int64) {
 	for _, o := range r.Outcomes {
 		if o.Action == a {
 			n++
-			bytes += int64(len(o.Artifact.Layer)) + o.Artifact.ManifestSize
+			bytes += o.Size
 		}
 	}
 	return n, bytes
@@ -89,14 +94,16 @@ func (e *CollisionError) Error() string {
 	return fmt.Sprintf("%s already exists and was not made by fleetgen publish for this artifact (%s); it is left as it is: choose another spec.delivery.repository, or delete that tag if it is really stale", e.Ref, e.Found)
 }
 
-// Publish pushes every artifact whose tag does not already point at its
-// digest. For each it first asks the registry for the tag's digest (a
-// manifest HEAD, falling back to GET); an equal digest is skipped, a tag
-// made by someone else is refused (CollisionError). On the first error it
-// stops starting new work, waits for the artifacts in flight and returns
-// the report of what was done with the error. Rerunning converges: what
-// was pushed is then unchanged.
-func Publish(ctx context.Context, arts []*Artifact, o PublishOptions) (*Report, error) {
+// Publish pushes the artifact of every unit whose tag does not already
+// hold its content. For each it first reads the tag's manifest: a tag made
+// by someone else is refused (CollisionError); one whose content
+// annotation equals the unit's key is unchanged, without building the
+// artifact; otherwise build makes it and it is pushed unless the tag
+// already points at its digest. On the first error Publish stops starting
+// new work, waits for the units in flight and returns the report of what
+// was done with the error. Rerunning converges: what was pushed is then
+// unchanged.
+func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, error), o PublishOptions) (*Report, error) {
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = 8
@@ -130,8 +137,8 @@ func Publish(ctx context.Context, arts []*Artifact, o PublishOptions) (*Report, 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	outcomes := make([]Outcome, len(arts))
-	done := make([]bool, len(arts))
+	outcomes := make([]Outcome, len(units))
+	done := make([]bool, len(units))
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -143,7 +150,7 @@ func Publish(ctx context.Context, arts []*Artifact, o PublishOptions) (*Report, 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out, err := publishOne(ctx, arts[i], o, puller, pusher, timeout)
+				out, err := publishOne(ctx, units[i], build, o, puller, pusher, timeout)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil {
@@ -158,7 +165,7 @@ func Publish(ctx context.Context, arts []*Artifact, o PublishOptions) (*Report, 
 		}()
 	}
 feed:
-	for i := range arts {
+	for i := range units {
 		select {
 		case next <- i:
 		case <-ctx.Done():
@@ -168,49 +175,52 @@ feed:
 	close(next)
 	wg.Wait()
 	rep := &Report{}
-	for i := range arts {
+	for i := range units {
 		if done[i] {
 			rep.Outcomes = append(rep.Outcomes, outcomes[i])
 		}
 	}
-	sort.Slice(rep.Outcomes, func(i, j int) bool { return rep.Outcomes[i].Artifact.Tag < rep.Outcomes[j].Artifact.Tag })
-	if firstErr == nil && ctx.Err() != nil && len(rep.Outcomes) < len(arts) {
+	sort.Slice(rep.Outcomes, func(i, j int) bool { return rep.Outcomes[i].Tag < rep.Outcomes[j].Tag })
+	if firstErr == nil && ctx.Err() != nil && len(rep.Outcomes) < len(units) {
 		firstErr = ctx.Err()
 	}
 	return rep, firstErr
 }
 
-func publishOne(ctx context.Context, a *Artifact, o PublishOptions, puller *remote.Puller, pusher *remote.Pusher, timeout time.Duration) (Outcome, error) {
+func publishOne(ctx context.Context, u Unit, build func(Unit) (*Artifact, error), o PublishOptions, puller *remote.Puller, pusher *remote.Pusher, timeout time.Duration) (Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	ref := o.Repository.Tag(a.Tag)
-	out := Outcome{Artifact: a}
-	desc, err := puller.Head(ctx, ref)
-	if err != nil && !isNotFound(err) {
-		// Some registries answer HEAD badly: ask with GET, as
-		// source-controller does.
-		var gerr error
-		var d *remote.Descriptor
-		d, gerr = puller.Get(ctx, ref)
-		if gerr == nil {
-			desc, err = &d.Descriptor, nil
-		} else if isNotFound(gerr) {
-			err = gerr
-		}
-	}
+	ref := o.Repository.Tag(u.Tag)
+	out := Outcome{Tag: u.Tag}
+	// One GET gives the digest and the annotations (HEAD would give the
+	// digest only, and the content key is what spares a build).
+	d, err := puller.Get(ctx, ref)
 	switch {
-	case err == nil && desc.Digest == a.Digest:
-		out.Action = Unchanged
-		out.Previous = desc.Digest
-		return out, nil
 	case err == nil:
-		out.Previous = desc.Digest
-		if err := checkOwner(ctx, puller, ref, a, o.Fleet); err != nil {
-			return out, err
+		out.Previous = d.Digest
+		m, perr := v1.ParseManifest(bytes.NewReader(d.Manifest))
+		if perr != nil || m.Annotations[FleetAnnotation] != o.Fleet || m.Annotations[ArtifactAnnotation] != u.ID {
+			return out, &CollisionError{Ref: ref.String(), Found: foundBy(m, perr)}
+		}
+		if m.Annotations[ContentAnnotation] == u.Key {
+			out.Action, out.Digest, out.Size = Unchanged, d.Digest, int64(len(d.Manifest))
+			for _, l := range m.Layers {
+				out.Size += l.Size
+			}
+			return out, nil
 		}
 	case isNotFound(err):
 	default:
 		return out, registryError("check "+ref.String(), err, timeout)
+	}
+	a, err := build(u)
+	if err != nil {
+		return out, err
+	}
+	out.Digest, out.Size = a.Digest, int64(len(a.Layer))+a.ManifestSize
+	if a.Digest == out.Previous {
+		out.Action = Unchanged
+		return out, nil
 	}
 	if o.DryRun {
 		out.Action = WouldPush
@@ -223,27 +233,15 @@ func publishOne(ctx context.Context, a *Artifact, o PublishOptions, puller *remo
 	return out, nil
 }
 
-// checkOwner refuses to overwrite a tag whose manifest fleetgen did not
-// write for this fleet and this unit.
-func checkOwner(ctx context.Context, puller *remote.Puller, ref name.Tag, a *Artifact, fleet string) error {
-	d, err := puller.Get(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("read %s to check who made it: %w", ref, err)
+// foundBy says who made a manifest, as far as it tells.
+func foundBy(m *v1.Manifest, err error) string {
+	switch {
+	case err != nil || m == nil:
+		return "not an OCI image manifest"
+	case m.Annotations[FleetAnnotation] == "":
+		return "no " + FleetAnnotation + " annotation, config media type " + string(m.Config.MediaType)
 	}
-	found := "not an OCI image manifest"
-	if m, err := v1.ParseManifest(strings.NewReader(string(d.Manifest))); err == nil {
-		f, u := m.Annotations[FleetAnnotation], m.Annotations[ArtifactAnnotation]
-		if f == fleet && u == a.ID {
-			return nil
-		}
-		switch {
-		case f == "":
-			found = "no " + FleetAnnotation + " annotation, media type " + string(m.Config.MediaType)
-		default:
-			found = fmt.Sprintf("made by fleetgen for fleet %q, artifact %q", f, u)
-		}
-	}
-	return &CollisionError{Ref: ref.String(), Found: found}
+	return fmt.Sprintf("made by fleetgen for fleet %q, artifact %q", m.Annotations[FleetAnnotation], m.Annotations[ArtifactAnnotation])
 }
 
 func isNotFound(err error) bool {

@@ -9,18 +9,59 @@ import (
 	"sync"
 	"testing/fstest"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/fleetgen/fleetgen/generator/check"
 	"github.com/fleetgen/fleetgen/generator/gitrepo"
 	"github.com/fleetgen/fleetgen/generator/spec"
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
 
-// Source is a commit of a fleet repository, ready to publish.
+// Source is a commit of a fleet repository, ready to publish. Its units'
+// files carry their blob ids only; Load reads the contents of a unit that
+// has to be built.
 type Source struct {
 	Commit string // full hash
 	Branch string // HEAD's branch, "" when detached
 	Spec   *spec.Loaded
 	Units  []Unit
+
+	repo  *gitrepo.Repo
+	mu    sync.Mutex
+	blobs map[string][]byte
+}
+
+// Load returns u with every file's content read from the commit (each
+// blob once, shared between units).
+func (s *Source) Load(u Unit) (Unit, error) {
+	files := make([]File, len(u.Files))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range u.Files {
+		if f.Content == nil {
+			b, ok := s.blobs[f.Hash]
+			if !ok {
+				var err error
+				if b, err = s.repo.ReadBlob(plumbing.NewHash(f.Hash)); err != nil {
+					return u, fmt.Errorf("%s: %w", f.Path, err)
+				}
+				s.blobs[f.Hash] = b
+			}
+			f.Content = b
+		}
+		files[i] = f
+	}
+	u.Files = files
+	return u, nil
+}
+
+// Build loads and builds u.
+func (s *Source) Build(u Unit) (*Artifact, error) {
+	u, err := s.Load(u)
+	if err != nil {
+		return nil, err
+	}
+	return Build(u, s.Spec.Metadata.Name, s.Spec.Spec.Git.URL)
 }
 
 // ErrNotOCI: the committed fleet.yaml does not ask for OCI delivery.
@@ -56,7 +97,7 @@ func FromCommit(dir string) (*Source, error) {
 	if !l.Spec.OCI() {
 		return nil, ErrNotOCI
 	}
-	commit, committed, ok, err := repo.ReadHeadTree(RepoPrefixes())
+	commit, committed, ok, err := repo.ListHeadTree(RepoPrefixes())
 	if err != nil {
 		return nil, err
 	}
@@ -65,9 +106,9 @@ func FromCommit(dir string) (*Source, error) {
 	}
 	files := make([]File, len(committed))
 	for i, f := range committed {
-		files[i] = File{Path: f.Path, Executable: f.Executable, Content: f.Content}
+		files[i] = File{Path: f.Path, Executable: f.Executable, Hash: f.Hash.String()}
 	}
-	src := &Source{Commit: commit.String(), Spec: l, Units: Units(l, files)}
+	src := &Source{Commit: commit.String(), Spec: l, Units: Units(l, files), repo: repo, blobs: map[string][]byte{}}
 	if ref, err := repo.Git().Head(); err == nil && ref.Name().IsBranch() {
 		src.Branch = ref.Name().Short()
 	}
@@ -101,14 +142,18 @@ func hasClusterFolders(u Unit) bool {
 // ../../components, say) fails here, not on the sites. The other clusters'
 // folders come from the same generator with other names; `fleetgen
 // validate` checks them all in the repository.
-func CheckSample(units []Unit) error {
+func (s *Source) CheckSample() error {
 	seen := map[string]bool{}
 	var msgs []string
-	for _, u := range units {
+	for _, u := range s.Units {
 		if seen[u.Region] {
 			continue
 		}
 		seen[u.Region] = true
+		u, err := s.Load(u)
+		if err != nil {
+			return err
+		}
 		first := "clusters/" + u.Region + "/" + u.Clusters[0] + "/"
 		t := &tree.Tree{}
 		for _, f := range u.Files {
@@ -146,7 +191,7 @@ func BuildAll(src *Source) ([]*Artifact, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				arts[i], errs[i] = Build(src.Units[i], src.Spec.Metadata.Name, src.Spec.Spec.Git.URL)
+				arts[i], errs[i] = src.Build(src.Units[i])
 			}
 		}()
 	}
