@@ -122,6 +122,13 @@ func sitePull(b *testing.B, cl *oci.CountingListener, repo, tag string, known v1
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The server counts a write when it returns, maybe after the client
+	// has read it: let the counters settle.
+	tr.CloseIdleConnections()
+	for last := int64(-1); last != cl.Written.Load(); {
+		last = cl.Written.Load()
+		time.Sleep(50 * time.Millisecond)
+	}
 	return p, cl.Written.Load() - w0, cl.Read.Load() - r0
 }
 

@@ -75,9 +75,6 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	if err != nil {
 		return fmt.Errorf("--registry %q: %w", target, err)
 	}
-	if err := src.CheckSample(); err != nil {
-		return err
-	}
 	branch := src.Branch
 	if branch == "" {
 		branch = "detached HEAD"

@@ -321,3 +321,25 @@ func TestPublishOfAGitFleetSaysWhy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An overlay that reaches outside what an artifact holds builds in git
+// (fleetgen validate passes) but would fail on every site: publish refuses
+// that region's artifacts and says why.
+func TestPublishRefusesAnArtifactThatWouldNotBuild(t *testing.T) {
+	dir := cargoRepo(t)
+	repo := ociRegistry(t)
+	mustFleetgen(t, "publish", "--dir", dir, "--registry", repo)
+	writeFile(t, filepath.Join(dir, "shared/kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\n")
+	writeFile(t, filepath.Join(dir, "shared/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: default}\n")
+	git(t, dir, "add", "shared")
+	git(t, dir, "commit", "-q", "-m", "shared folder")
+	commitEdit(t, dir, "apps/regions/north-europe/kustomization.yaml", "resources:\n", "resources:\n- ../../../shared\n")
+	mustFleetgen(t, "validate", dir)
+	out, errs, code := fleetgen(t, "publish", "--dir", dir, "--registry", repo, "--jobs", "1")
+	if code == 0 || !strings.Contains(errs, "the artifacts of region north-europe would not build on their clusters") || !strings.Contains(errs, "apps/regions/north-europe") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if strings.Contains(out, "pushed      "+repo+":ne-feeder") {
+		t.Errorf("a north-europe artifact was pushed:\n%s", out)
+	}
+}

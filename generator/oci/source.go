@@ -26,9 +26,10 @@ type Source struct {
 	Spec   *spec.Loaded
 	Units  []Unit
 
-	repo  *gitrepo.Repo
-	mu    sync.Mutex
-	blobs map[string][]byte
+	repo    *gitrepo.Repo
+	mu      sync.Mutex
+	blobs   map[string][]byte
+	checked map[string]func() error
 }
 
 // Load returns u with every file's content read from the commit (each
@@ -55,8 +56,11 @@ func (s *Source) Load(u Unit) (Unit, error) {
 	return u, nil
 }
 
-// Build loads and builds u.
+// Build checks u's region (CheckRegion), loads and builds u.
 func (s *Source) Build(u Unit) (*Artifact, error) {
+	if err := s.CheckRegion(u.Region); err != nil {
+		return nil, err
+	}
 	u, err := s.Load(u)
 	if err != nil {
 		return nil, err
@@ -108,7 +112,7 @@ func FromCommit(dir string) (*Source, error) {
 	for i, f := range committed {
 		files[i] = File{Path: f.Path, Executable: f.Executable, Hash: f.Hash.String()}
 	}
-	src := &Source{Commit: commit.String(), Spec: l, Units: Units(l, files), repo: repo, blobs: map[string][]byte{}}
+	src := &Source{Commit: commit.String(), Spec: l, Units: Units(l, files), repo: repo, blobs: map[string][]byte{}, checked: map[string]func() error{}}
 	if ref, err := repo.Git().Head(); err == nil && ref.Name().IsBranch() {
 		src.Branch = ref.Name().Short()
 	}
@@ -136,46 +140,62 @@ func hasClusterFolders(u Unit) bool {
 	return true
 }
 
-// CheckSample builds, for each region, the artifact of its first cluster
-// on its own (krusty, Flux references), as the cluster will: a
-// kustomization that reaches outside what the artifact holds (a hand-made
-// ../../components, say) fails here, not on the sites. The other clusters'
-// folders come from the same generator with other names; `fleetgen
-// validate` checks them all in the repository.
-func (s *Source) CheckSample() error {
-	seen := map[string]bool{}
-	var msgs []string
-	for _, u := range s.Units {
-		if seen[u.Region] {
-			continue
-		}
-		seen[u.Region] = true
-		u, err := s.Load(u)
-		if err != nil {
-			return err
-		}
-		first := "clusters/" + u.Region + "/" + u.Clusters[0] + "/"
-		t := &tree.Tree{}
-		for _, f := range u.Files {
-			if strings.HasPrefix(f.Path, "clusters/") && !strings.HasPrefix(f.Path, first) {
-				continue
-			}
-			mode := uint32(tree.ModeFile)
-			if f.Executable {
-				mode = tree.ModeScript
-			}
-			t.Files = append(t.Files, tree.File{Path: f.Path, Content: f.Content, Owner: tree.Generated, Mode: mode})
-		}
-		rep, err := check.Tree(t, check.Options{})
-		if err != nil {
-			return fmt.Errorf("artifact %s: %w", u.Tag, err)
-		}
-		for _, f := range rep.Errors {
-			msgs = append(msgs, "artifact "+u.Tag+": "+f.String())
+// CheckRegion builds the artifact of the region's first cluster on its
+// own (krusty, Flux references), as the cluster will: a kustomization that
+// reaches outside what the artifact holds (a hand-made ../../components,
+// say) fails here, not on the sites. The other clusters' folders come from
+// the same generator with other names; `fleetgen validate` checks them all
+// in the repository. Each region is checked once, when the first of its
+// artifacts is built: a region none of whose artifacts changed costs
+// nothing.
+func (s *Source) CheckRegion(region string) error {
+	s.mu.Lock()
+	once, ok := s.checked[region]
+	if !ok {
+		once = sync.OnceValue(func() error { return s.checkRegion(region) })
+		s.checked[region] = once
+	}
+	s.mu.Unlock()
+	return once()
+}
+
+func (s *Source) checkRegion(region string) error {
+	var u Unit
+	for _, x := range s.Units {
+		if x.Region == region {
+			u = x
+			break
 		}
 	}
+	if len(u.Clusters) == 0 {
+		return fmt.Errorf("region %s has no artifact", region)
+	}
+	u, err := s.Load(u)
+	if err != nil {
+		return err
+	}
+	first := "clusters/" + u.Region + "/" + u.Clusters[0] + "/"
+	t := &tree.Tree{}
+	for _, f := range u.Files {
+		if strings.HasPrefix(f.Path, "clusters/") && !strings.HasPrefix(f.Path, first) {
+			continue
+		}
+		mode := uint32(tree.ModeFile)
+		if f.Executable {
+			mode = tree.ModeScript
+		}
+		t.Files = append(t.Files, tree.File{Path: f.Path, Content: f.Content, Owner: tree.Generated, Mode: mode})
+	}
+	rep, err := check.Tree(t, check.Options{Workers: 1})
+	if err != nil {
+		return fmt.Errorf("artifact %s: %w", u.Tag, err)
+	}
+	var msgs []string
+	for _, f := range rep.Errors {
+		msgs = append(msgs, "artifact "+u.Tag+": "+f.String())
+	}
 	if len(msgs) > 0 {
-		return fmt.Errorf("an artifact would not build on its cluster (nothing was pushed):\n  %s", strings.Join(msgs, "\n  "))
+		return fmt.Errorf("the artifacts of region %s would not build on their clusters (none of them is pushed):\n  %s", region, strings.Join(msgs, "\n  "))
 	}
 	return nil
 }
