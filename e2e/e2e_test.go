@@ -103,6 +103,12 @@ func exampleNames(t *testing.T) []string {
 	}
 	var names []string
 	for _, m := range matches {
+		// OCI delivery (spec.delivery.mode: oci) needs a registry the
+		// controllers trust; not part of this test yet (README: "Not done yet").
+		if b, err := os.ReadFile(m); err == nil && regexp.MustCompile(`(?m)^\s+mode:\s*oci\b`).Match(b) {
+			t.Logf("%s: OCI delivery is not played end to end yet; skipped", filepath.Base(filepath.Dir(m)))
+			continue
+		}
 		names = append(names, filepath.Base(filepath.Dir(m)))
 	}
 	sort.Slice(names, func(i, j int) bool {

@@ -244,7 +244,8 @@ type bootstrapData struct {
 	FluxVersion, OperatorChartVersion, Placeholder, ClusterLabel   string
 	SopsSecret, GotkCommand, ExampleCluster, VerifySecret          string
 	NodeLabelsFile, FirstServerEnv, EvictionHard, GitSecretCommand string
-	AirGapped, WearingStorage, NeedsAgeKey                         bool
+	SourceKind, ArtifactTag                                        string
+	AirGapped, WearingStorage, NeedsAgeKey, OCI                    bool
 	RegistryMirrors, FleetRecipients, RegionRecipients             []string
 	FirstBootFiles                                                 []firstBootFile
 }
@@ -300,8 +301,12 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 		files = append(files, firstBootFile{Name: "flux-components.yaml"}, firstBootFile{Name: "flux-sync.yaml", Template: true})
 	}
 	files = append(files, firstBootFile{Name: "flux-git-secret.yaml", Secret: true})
+	secret, url, secretCmd := s.Git.SecretName, p.gitURL(r), gitSecretCommand(s.Git.SecretName, p.gitURL(r))
+	if s.OCI() {
+		secret, url, secretCmd = s.Delivery.PullSecret, OCIURL(s), ociSecretCommand(s.Delivery.PullSecret, s.Delivery.Repository)
+	}
 	var env []string
-	if s.Git.SecretName != "" {
+	if secret != "" {
 		env = append(env, "FLEETGEN_GIT_SECRET_FILE=/root/flux-git-secret.yaml")
 	}
 	if needsAge {
@@ -313,13 +318,14 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 		env = append(env, "FLEETGEN_SIGNING_KEYS_FILE=/root/fleet-signing-keys.asc")
 	}
 	return bootstrapData{
-		Decisions: d, Fleet: p.l.Metadata.Name, Region: r.Name, Mode: s.Flux.Mode, GitURL: p.gitURL(r), GitSecret: s.Git.SecretName,
+		Decisions: d, Fleet: p.l.Metadata.Name, Region: r.Name, Mode: s.Flux.Mode, GitURL: url, GitSecret: secret,
+		SourceKind: p.sourceKind(), OCI: s.OCI(), ArtifactTag: ArtifactTag(s, r.Name, ClusterPlaceholder),
 		K3sVersion: s.K3s.Version, FluxVersion: s.Flux.Version, OperatorChartVersion: s.Flux.OperatorChartVersion,
 		Placeholder: ClusterPlaceholder, ClusterLabel: ClusterLabel, SopsSecret: SopsSecretName, GotkCommand: gotkComponentsCommand(d),
 		ExampleCluster: example, AirGapped: d.Connectivity.PreloadImages, WearingStorage: d.Hardware.Storage == "sd" || d.Hardware.Storage == "emmc",
 		RegistryMirrors: r.RegistryMirrors, VerifySecret: s.Git.VerifySecretName,
 		NeedsAgeKey: needsAge, FleetRecipients: s.Secrets.AgeRecipients, RegionRecipients: r.AgeRecipients,
-		FirstBootFiles: files, FirstServerEnv: strings.Join(env, " "), EvictionHard: EvictionHard, GitSecretCommand: gitSecretCommand(s.Git.SecretName, p.gitURL(r)),
+		FirstBootFiles: files, FirstServerEnv: strings.Join(env, " "), EvictionHard: EvictionHard, GitSecretCommand: secretCmd,
 	}
 }
 

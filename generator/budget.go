@@ -132,6 +132,11 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 			d.Connectivity.Summary += ", and Flux's controller images come from the region mirror (gotk-components.yaml is made on a connected machine)"
 		}
 	}
+	if s.OCI() {
+		// Nothing to trim: the artifact holds only what the cluster applies.
+		d.Connectivity.SparseCheckout = false
+		d.Connectivity.Summary += "; OCI delivery: a poll is one manifest HEAD request, and only a commit that changes what the site applies makes it download its artifact (a few KB)"
+	}
 	if d.Connectivity.SparseCheckout {
 		d.Connectivity.Summary += "; sparse checkout: each new commit is still a depth-1 clone of the whole repository over the link, the node keeps only this cluster's folders in the artifact it stores and applies"
 	}

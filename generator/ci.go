@@ -91,6 +91,9 @@ type CIData struct {
 	// Publish renders the jobs that run `fleetgen publish` on the default
 	// branch: only for a fleet delivered as an OCI artifact.
 	Publish bool
+	// Repository is spec.delivery.repository: where the clusters pull from,
+	// and so where publish pushes unless FLEET_OCI_REGISTRY says otherwise.
+	Repository string
 }
 
 // NewCIData is the CI of the fleet s, written by fleetgen version
@@ -103,7 +106,7 @@ func NewCIData(fleet string, s *spec.FleetSpec, toolVersion string) CIData {
 		GoVersion: CIGoVersion, GoImage: "golang:" + CIGoVersion, Runner: ciRunner,
 		CRDSchemaLocation: CRDSchemaLocation,
 		Checkout:          ActionCheckout, SetupGo: ActionSetupGo,
-		Publish: publishesOCI(s),
+		Publish: publishesOCI(s), Repository: s.Delivery.Repository,
 	}
 	if !d.FleetgenPinned {
 		d.FleetgenVersion = "latest"
@@ -111,11 +114,9 @@ func NewCIData(fleet string, s *spec.FleetSpec, toolVersion string) CIData {
 	return d
 }
 
-// publishesOCI: the fleet is delivered as an OCI artifact built by
-// `fleetgen publish` (spec.delivery: oci). The spec has no delivery field
-// yet, so no fleet publishes: when it lands, this returns
-// s.Delivery == "oci" and the publish jobs appear on the next regen.
-func publishesOCI(s *spec.FleetSpec) bool { return false }
+// publishesOCI: the fleet is delivered as OCI artifacts built by
+// `fleetgen publish` (spec.delivery.mode: oci).
+func publishesOCI(s *spec.FleetSpec) bool { return s.OCI() }
 
 // RenderCI renders the GitHub workflow and the generated GitLab CI file
 // (GitLabFleetCIPath).

@@ -70,6 +70,9 @@ func ciVariants(t *testing.T) []ciVariant {
 	} {
 		d := NewCIData(res.Spec.Metadata.Name, &res.Spec.Spec, v.version)
 		d.Publish = v.publish
+		if v.publish {
+			d.Repository = "ghcr.io/acme-energy/offshore-fleet"
+		}
 		gh, gl, err := RenderCI(d)
 		if err != nil {
 			t.Fatal(err)
@@ -314,7 +317,12 @@ func TestCIPinsPermissionsAndGates(t *testing.T) {
 			t.Errorf("%s: the check job widens permissions: %v", v.name, check.Permissions)
 		}
 		pub, hasPub := w.Jobs["publish"]
-		if hasPub != (v.name == "release+publish") {
+		// The forced variant, and every example delivered as OCI artifacts.
+		wantPub := v.name == "release+publish"
+		for _, name := range examples.Names() {
+			wantPub = wantPub || (name == v.name && planExample(t, name).Spec.Spec.OCI())
+		}
+		if hasPub != wantPub {
 			t.Errorf("%s: publish job present = %v", v.name, hasPub)
 		}
 		if len(w.Jobs) != map[bool]int{true: 2, false: 1}[hasPub] {

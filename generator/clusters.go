@@ -131,7 +131,7 @@ func (p *planner) fluxKustomization(r *spec.Region, d *Decisions, name, target s
 		Path:          target,
 		Prune:         true,
 		Wait:          true,
-		SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: FluxNamespace},
+		SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: p.sourceKind(), Name: FluxNamespace},
 		PostBuild: &kustomizev1.PostBuild{SubstituteFrom: []kustomizev1.SubstituteReference{
 			{Kind: "ConfigMap", Name: ClusterVarsName},
 		}},
@@ -195,14 +195,16 @@ func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster string) *Fl
 		Target: &PatchTarget{Kind: "Deployment", Name: "(source-controller|kustomize-controller)"},
 		Patch:  jsonPatchAdd("/spec/template/spec/containers/0/args/-", fmt.Sprintf("--interval-jitter-percentage=%d", prof.JitterPercent)),
 	}}
-	gitOps := [][2]string{{"/spec/timeout", prof.GitTimeout}}
-	if v := s.Git.VerifySecretName; v != "" {
-		gitOps = append(gitOps, [2]string{"/spec/verify", "{mode: HEAD, secretRef: {name: " + v + "}}"})
+	srcOps := [][2]string{{"/spec/timeout", prof.GitTimeout}}
+	if !s.OCI() {
+		if v := s.Git.VerifySecretName; v != "" {
+			srcOps = append(srcOps, [2]string{"/spec/verify", "{mode: HEAD, secretRef: {name: " + v + "}}"})
+		}
+		if prof.SparseCheckout {
+			srcOps = append(srcOps, [2]string{"/spec/sparseCheckout", "[" + strings.Join(sparseDirs(r.Name, cluster), ", ") + "]"})
+		}
 	}
-	if prof.SparseCheckout {
-		gitOps = append(gitOps, [2]string{"/spec/sparseCheckout", "[" + strings.Join(sparseDirs(r.Name, cluster), ", ") + "]"})
-	}
-	patches = append(patches, KustomizePatch{Target: &PatchTarget{Kind: "GitRepository", Name: FluxNamespace}, Patch: jsonPatchAddAll(gitOps)})
+	patches = append(patches, KustomizePatch{Target: &PatchTarget{Kind: p.sourceKind(), Name: FluxNamespace}, Patch: jsonPatchAddAll(srcOps)})
 	// The operator renders the flux-system Kustomization with interval 10m
 	// whatever sync.interval says (that is the source's interval), and with
 	// no decryption: both are patched here (an "add" replaces a member that
@@ -221,7 +223,36 @@ func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster string) *Fl
 		PullSecret: s.Git.SecretName,
 		Interval:   prof.GitInterval,
 	}
+	if s.OCI() {
+		// The operator renders an OCIRepository following the tag Ref
+		// (flux-operator internal/builder/templates.go syncTmpl).
+		fi.Spec.Sync.Kind = sourcev1.OCIRepositoryKind
+		fi.Spec.Sync.URL = OCIURL(s)
+		fi.Spec.Sync.Ref = ArtifactTag(s, r.Name, cluster)
+		fi.Spec.Sync.PullSecret = s.Delivery.PullSecret
+	}
 	return fi
+}
+
+// sourceKind is the kind of every cluster's flux-system source.
+func (p *planner) sourceKind() string {
+	if p.l.Spec.OCI() {
+		return sourcev1.OCIRepositoryKind
+	}
+	return sourcev1.GitRepositoryKind
+}
+
+// OCIURL is the OCIRepository URL of a fleet in oci delivery mode.
+func OCIURL(s *spec.FleetSpec) string { return "oci://" + s.Delivery.Repository }
+
+// ArtifactTag is the tag of the artifact a cluster syncs in oci delivery
+// mode: the cluster's name (unit cluster), or its region's (unit region).
+// Names are DNS-1123 labels, so always valid tags.
+func ArtifactTag(s *spec.FleetSpec, region, cluster string) string {
+	if s.Delivery.Unit == "region" {
+		return region
+	}
+	return cluster
 }
 
 func jsonPatchAdd(p, value string) string { return jsonPatchAddAll([][2]string{{p, value}}) }
@@ -257,6 +288,20 @@ func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir string) (s
 	if v := s.Git.VerifySecretName; v != "" {
 		repo.Spec.Verification = &sourcev1.GitRepositoryVerification{Mode: sourcev1.ModeGitHEAD, SecretRef: meta.LocalObjectReference{Name: v}}
 	}
+	var source any = repo
+	if s.OCI() {
+		oci := &sourcev1.OCIRepository{TypeMeta: typeMeta(sourcev1.GroupVersion.String(), sourcev1.OCIRepositoryKind), ObjectMeta: objectMeta(FluxNamespace, FluxNamespace)}
+		oci.Spec = sourcev1.OCIRepositorySpec{
+			URL:       OCIURL(s),
+			Reference: &sourcev1.OCIRepositoryRef{Tag: ArtifactTag(s, r.Name, cluster)},
+			Interval:  duration(prof.GitInterval),
+			Timeout:   ptrDuration(prof.GitTimeout),
+		}
+		if n := s.Delivery.PullSecret; n != "" {
+			oci.Spec.SecretRef = &meta.LocalObjectReference{Name: n}
+		}
+		source = oci
+	}
 	ks := &kustomizev1.Kustomization{TypeMeta: typeMeta(kustomizev1.GroupVersion.String(), kustomizev1.KustomizationKind), ObjectMeta: objectMeta(FluxNamespace, FluxNamespace)}
 	ks.Spec = kustomizev1.KustomizationSpec{
 		Interval:      duration(prof.SyncInterval),
@@ -264,10 +309,10 @@ func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir string) (s
 		Timeout:       ptrDuration(prof.ApplyTimeout),
 		Path:          "./" + ClusterPath(r.Name, cluster),
 		Prune:         true,
-		SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: FluxNamespace},
+		SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: p.sourceKind(), Name: FluxNamespace},
 		Decryption:    p.decryption(r),
 	}
-	sync = marshal("", repo, ks)
+	sync = marshal("", source, ks)
 	k := kustomization("gotk-components.yaml", "gotk-sync.yaml")
 	k.Patches = append([]KustomizePatch{{
 		Target: &PatchTarget{Kind: "Deployment", Name: "(source-controller|kustomize-controller)"},

@@ -110,10 +110,14 @@ func ScaffoldFacts(res *Result, lang prompt.Lang) []string {
 	)
 	for _, d := range res.Decisions {
 		n := len(res.Spec.RegionClusters(d.Region))
-		facts = append(facts, t("Región %s: %d clústeres de %d nodo(s) %s con %s de RAM y %s; datastore %s; Flux: %s (tamaño %s); conectividad %s (poll de git cada %s, jitter ±%d%%%s).",
-			"Region %s: %d clusters of %d %s node(s) with %s RAM and %s; datastore %s; Flux: %s (size %s); connectivity %s (git poll every %s, jitter ±%d%%%s).",
+		src := "git"
+		if s.OCI() {
+			src = "OCI"
+		}
+		facts = append(facts, t("Región %s: %d clústeres de %d nodo(s) %s con %s de RAM y %s; datastore %s; Flux: %s (tamaño %s); conectividad %s (poll de %s cada %s, jitter ±%d%%%s).",
+			"Region %s: %d clusters of %d %s node(s) with %s RAM and %s; datastore %s; Flux: %s (size %s); connectivity %s (%s poll every %s, jitter ±%d%%%s).",
 			d.Region, n, d.Hardware.Nodes, d.Hardware.Arch, d.Hardware.Memory, d.Hardware.Storage, datastoreName(d.Datastore, lang), strings.Join(d.FluxComponents, ", "), d.FluxSize,
-			d.Connectivity.Name, d.Connectivity.GitInterval, d.Connectivity.JitterPercent, sparseNote(d.Connectivity)))
+			d.Connectivity.Name, src, d.Connectivity.GitInterval, d.Connectivity.JitterPercent, sparseNote(d.Connectivity)))
 	}
 	facts = append(facts,
 		t("Nodo: K3s endurecido según la guía CIS (secrets-encryption, protect-kernel-defaults, PSA `restricted` por defecto, auditoría con rotación, EventRateLimit); traefik y servicelb desactivados.",
@@ -224,6 +228,9 @@ func (p *planner) readmeData() map[string]any {
 		"Regions":       rows,
 		"Apps":          apps,
 		"Mode":          s.Flux.Mode,
+		"OCI":           s.OCI(),
+		"OCIURL":        OCIURL(s),
+		"Unit":          s.Delivery.Unit,
 		"Profiles":      profiles,
 		"SopsSecret":    SopsSecretName,
 		"SopsRegions":   sopsRegions,
@@ -277,6 +284,15 @@ func gitSecretCommand(name, url string) string {
 		cmd += " --private-key-file=./deploy-key"
 	}
 	return cmd + " --export > git-secret.yaml"
+}
+
+// ociSecretCommand makes the registry pull Secret of oci delivery mode.
+func ociSecretCommand(name, repository string) string {
+	if name == "" {
+		return ""
+	}
+	host, _, _ := strings.Cut(repository, "/")
+	return "flux create secret oci " + name + " --namespace=flux-system --url=" + host + ` --username="$REGISTRY_USER" --password="$REGISTRY_TOKEN" --export > registry-secret.yaml`
 }
 
 // exposedApps describes the apps open to the site network, for the docs.

@@ -139,7 +139,11 @@ func gitSecretRef(t *testing.T, res *Result, region, cluster string) string {
 			"kustomization.yaml": "resources: [gotk-sync.yaml]\n",
 			"gotk-sync.yaml":     string(fileOf(t, res, dir+"/flux-system/gotk-sync.yaml")),
 		})
-		s, _ := dig(findObject(t, m, "GitRepository", FluxNamespace), "spec", "secretRef", "name").(string)
+		kind := "GitRepository"
+		if res.Spec.Spec.OCI() {
+			kind = "OCIRepository"
+		}
+		s, _ := dig(findObject(t, m, kind, FluxNamespace), "spec", "secretRef", "name").(string)
 		return s
 	}
 	var fi FluxInstance
@@ -164,7 +168,9 @@ func TestGitSecretDocsMatchTheGitRepository(t *testing.T) {
 				t.Errorf("%s/%s: the README has the operator make a git Secret (FLEETGEN_GIT_SECRET_FILE), the GitRepository has no secretRef", name, d.Region)
 			case ref != "" && !asks:
 				t.Errorf("%s/%s: the GitRepository pulls with Secret %q, the README never says how to make it", name, d.Region, ref)
-			case ref != "" && !strings.Contains(readme, "flux create secret git "+ref+" "):
+			case ref != "" && !res.Spec.Spec.OCI() && !strings.Contains(readme, "flux create secret git "+ref+" "):
+				t.Errorf("%s/%s: the README's command does not make Secret %q", name, d.Region, ref)
+			case ref != "" && res.Spec.Spec.OCI() && !strings.Contains(readme, "flux create secret oci "+ref+" --namespace=flux-system --url="+strings.Split(res.Spec.Spec.Delivery.Repository, "/")[0]+" "):
 				t.Errorf("%s/%s: the README's command does not make Secret %q", name, d.Region, ref)
 			}
 		}

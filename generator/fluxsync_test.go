@@ -25,16 +25,16 @@ import (
 
 // operatorSyncTmpl is what flux-operator renders for a FluxInstance's sync
 // (controlplaneio-fluxcd/flux-operator internal/builder/templates.go,
-// syncTmpl, for a GitRepository).
+// syncTmpl: a GitRepository follows ref.name, an OCIRepository ref.tag).
 const operatorSyncTmpl = `apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
+kind: KIND
 metadata:
   name: flux-system
   namespace: flux-system
 spec:
   interval: INTERVAL
   ref:
-    name: REF
+    REFFIELD: REF
   url: URL
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -47,7 +47,7 @@ spec:
   path: PATH
   prune: true
   sourceRef:
-    kind: GitRepository
+    kind: KIND
     name: flux-system
 `
 
@@ -159,14 +159,24 @@ func clusterSyncKustomization(t testing.TB, res *Result, region, cluster string)
 	if err := yaml.Unmarshal(fileOf(t, res, dir+"/flux-instance.yaml"), &fi); err != nil {
 		t.Fatal(err)
 	}
-	sync := strings.NewReplacer("INTERVAL", fi.Spec.Sync.Interval, "REF", fi.Spec.Sync.Ref, "URL", fi.Spec.Sync.URL, "PATH", fi.Spec.Sync.Path).Replace(operatorSyncTmpl)
+	return findObject(t, operatorSync(t, fi), "Kustomization", FluxNamespace)
+}
+
+// operatorSync is what the Flux Operator applies for a FluxInstance's
+// sync: its source and flux-system Kustomization, patched.
+func operatorSync(t testing.TB, fi FluxInstance) resmap.ResMap {
+	t.Helper()
+	refField := "name"
+	if fi.Spec.Sync.Kind == "OCIRepository" {
+		refField = "tag"
+	}
+	sync := strings.NewReplacer("KIND", fi.Spec.Sync.Kind, "REFFIELD", refField, "INTERVAL", fi.Spec.Sync.Interval, "REF", fi.Spec.Sync.Ref, "URL", fi.Spec.Sync.URL, "PATH", fi.Spec.Sync.Path).Replace(operatorSyncTmpl)
 	k := KustomizationFile{APIVersion: "kustomize.config.k8s.io/v1beta1", Kind: "Kustomization", Resources: []string{"sync.yaml"}, Patches: fi.Spec.Kustomize.Patches}
 	kb, err := yaml.Marshal(k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := krustyBuild(t, map[string]string{"kustomization.yaml": string(kb), "sync.yaml": sync})
-	return findObject(t, m, "Kustomization", FluxNamespace)
+	return krustyBuild(t, map[string]string{"kustomization.yaml": string(kb), "sync.yaml": sync})
 }
 
 // sopsRuleFor returns the age recipients .sops.yaml encrypts file p for

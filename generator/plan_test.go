@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,13 +30,49 @@ func planExample(t testing.TB, name string) *Result {
 	return res
 }
 
-// TestGoldenTrees compares every example's planned repository with the
-// checked-in tree, byte for byte. Run with -update after an intended change
-// and review the diff.
+// goldenCases are specs under testdata/cases that are not examples but get
+// a golden tree too (and go through scripts/check-examples.sh): layouts
+// and modes no example shows.
+func goldenCases(t testing.TB) []string {
+	entries, err := os.ReadDir(filepath.Join("testdata", "cases"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// planCase plans testdata/cases/<name>/fleet.yaml.
+func planCase(t testing.TB, name string) *Result {
+	t.Helper()
+	l, err := spec.LoadFile(filepath.Join("testdata", "cases", name, "fleet.yaml"))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	res, err := Plan(l)
+	if err != nil {
+		t.Fatalf("%s: plan: %v", name, err)
+	}
+	return res
+}
+
+// TestGoldenTrees compares every example's planned repository (and every
+// case's) with the checked-in tree, byte for byte. Run with -update after
+// an intended change and review the diff.
 func TestGoldenTrees(t *testing.T) {
-	for _, name := range examples.Names() {
+	names := examples.Names()
+	cases := goldenCases(t)
+	for _, name := range append(names, cases...) {
 		t.Run(name, func(t *testing.T) {
-			res := planExample(t, name)
+			var res *Result
+			if slices.Contains(cases, name) {
+				res = planCase(t, name)
+			} else {
+				res = planExample(t, name)
+			}
 			root := filepath.Join("testdata", "golden", name)
 			if *update {
 				if err := os.RemoveAll(root); err != nil {

@@ -23,7 +23,9 @@ kc() {
     -schema-location "$SCHEMAS/crds/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$@"
 }
 
-for spec in examples/*/fleet.yaml; do
+# The examples, and the golden cases of generator/testdata/cases (layouts no
+# example shows); SPECS="a/fleet.yaml ..." checks only those.
+for spec in ${SPECS:-examples/*/fleet.yaml generator/testdata/cases/*/fleet.yaml}; do
   name=$(basename "$(dirname "$spec")")
   repo="$work/$name"
   echo "== $name"

@@ -6,7 +6,10 @@
 // inherit the fleet's "satellite".
 package fleetspec
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // header is examples/offshore-platforms/fleet.yaml up to its regions.
 const header = `# Scale benchmark fleet (bench/specgen), after examples/offshore-platforms.
@@ -77,4 +80,18 @@ func Spec(regions, perRegion int, bump string) []byte {
 		}
 	}
 	return b
+}
+
+// OCIRepository is where the OCI-delivery variant of the benchmark fleet
+// says its artifacts live (the benchmarks push to a loopback registry with
+// fleetgen publish --registry instead).
+const OCIRepository = "registry.acme-energy.example/offshore-fleet"
+
+// WithOCIDelivery turns a Spec into the same fleet delivered as OCI
+// artifacts, one per cluster or per region (unit).
+func WithOCIDelivery(spec []byte, unit string) []byte {
+	s := string(spec)
+	const at = "  hardware:\n"
+	i := strings.Index(s, at)
+	return []byte(s[:i] + "  delivery:\n    mode: oci\n    repository: " + OCIRepository + "\n    unit: " + unit + "\n" + s[i:])
 }

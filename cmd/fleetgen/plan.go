@@ -60,8 +60,12 @@ func writePlanText(w io.Writer, res *generator.Result) error {
 			d.Region, len(res.Spec.RegionClusters(d.Region)), hw.Nodes, hw.Arch, hw.Memory, hw.CPUs, hw.Storage, d.Connectivity.Name)
 		fmt.Fprintf(w, "  datastore: %s   flux: %s (size %s)   disabled: %s\n", d.Datastore, strings.Join(d.FluxComponents, ", "), d.FluxSize, strings.Join(d.Disable, ", "))
 		p := d.Connectivity
-		fmt.Fprintf(w, "  git poll %s (timeout %s), apply every %s (retry %s, timeout %s), jitter ±%d%%, sparse checkout %v\n",
-			p.GitInterval, p.GitTimeout, p.SyncInterval, p.RetryInterval, p.ApplyTimeout, p.JitterPercent, p.SparseCheckout)
+		src := "git"
+		if res.Spec.Spec.OCI() {
+			src = "OCI (" + generator.OCIURL(&res.Spec.Spec) + ", one artifact per " + res.Spec.Spec.Delivery.Unit + ")"
+		}
+		fmt.Fprintf(w, "  %s poll %s (timeout %s), apply every %s (retry %s, timeout %s), jitter ±%d%%, sparse checkout %v\n",
+			src, p.GitInterval, p.GitTimeout, p.SyncInterval, p.RetryInterval, p.ApplyTimeout, p.JitterPercent, p.SparseCheckout)
 		fmt.Fprintf(w, "  nodes hold: %s\n", generator.NodeKey(res.Spec, d.Region))
 		fmt.Fprintln(w, "  why:")
 		for _, r := range d.Reasons {

@@ -46,6 +46,7 @@ clusters by the thousand, check the AI's design document against the repository.
 		newInventoryCmd(),
 		newDesignCmd(),
 		newPushCmd(),
+		newPublishCmd(),
 		newVersionCmd(),
 		newSchemaCmd(),
 	)

@@ -5,6 +5,8 @@ const (
 	DefaultLanguage             = "es"
 	DefaultBranch               = "main"
 	DefaultFluxMode             = "operator"
+	DefaultDeliveryMode         = "git"
+	DefaultDeliveryUnit         = "cluster"
 	DefaultFluxVersion          = "2.9.x"
 	DefaultFluxRegistry         = "ghcr.io/fluxcd"
 	DefaultOperatorChartVersion = "0.58.1"
@@ -28,6 +30,10 @@ func (l *Loaded) Default() {
 	def(&s.Language, DefaultLanguage)
 	def(&s.Git.Branch, DefaultBranch)
 	def(&s.Flux.Mode, DefaultFluxMode)
+	def(&s.Delivery.Mode, DefaultDeliveryMode)
+	if s.Delivery.Mode == "oci" {
+		def(&s.Delivery.Unit, DefaultDeliveryUnit)
+	}
 	def(&s.Flux.Version, DefaultFluxVersion)
 	def(&s.Flux.Registry, DefaultFluxRegistry)
 	def(&s.Flux.OperatorChartVersion, DefaultOperatorChartVersion)
@@ -62,6 +68,9 @@ func (l *Loaded) Default() {
 		def(&r.Connectivity, s.Connectivity)
 	}
 }
+
+// OCI reports whether the clusters sync OCI artifacts (spec.delivery.mode oci).
+func (s *FleetSpec) OCI() bool { return s.Delivery.Mode == "oci" }
 
 // RegionHardware is the region's node: its overrides over the fleet default.
 func (s *FleetSpec) RegionHardware(r *Region) Hardware {

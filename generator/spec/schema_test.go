@@ -26,6 +26,8 @@ var enums = map[string][]string{
 	"K3s.datastore":          Datastores,
 	"Hardware.arch":          Arches,
 	"Hardware.storage":       StorageKinds,
+	"Delivery.mode":          DeliveryModes,
+	"Delivery.unit":          DeliveryUnits,
 }
 
 // reflectSchema derives the schema from the Go types: yaml field names,

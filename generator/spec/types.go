@@ -34,6 +34,9 @@ type FleetSpec struct {
 	Git Git `yaml:"git"`
 	// Flux selects how Flux is installed and synced on every cluster.
 	Flux Flux `yaml:"flux,omitempty"`
+	// Delivery is how clusters receive their configuration: from git
+	// (default) or as OCI artifacts built from git by `fleetgen publish`.
+	Delivery Delivery `yaml:"delivery,omitempty"`
 	// K3s settings shared by every node.
 	K3s K3s `yaml:"k3s,omitempty"`
 	// Hardware of a node, fleet-wide default; a region may override it.
@@ -93,6 +96,29 @@ type Flux struct {
 	OperatorChartVersion string `yaml:"operatorChartVersion,omitempty"`
 	// Components overrides the controllers the plan picks from the budget.
 	Components []string `yaml:"components,omitempty"`
+}
+
+// Delivery says what the clusters sync. Git stays the source of truth in
+// both modes: in "oci" mode `fleetgen publish` builds, from the committed
+// tree, one artifact per cluster (or per region) holding only the files
+// that cluster applies, and pushes those whose content changed.
+type Delivery struct {
+	// Mode: "git" (default: every cluster syncs the git repository) or
+	// "oci" (every cluster syncs an OCIRepository).
+	Mode string `yaml:"mode,omitempty"`
+	// Repository is the OCI repository the artifacts are tags of, without
+	// scheme or tag, e.g. ghcr.io/acme-energy/offshore-fleet. The artifact
+	// of cluster C is <repository>:C (unit cluster), of region R
+	// <repository>:R (unit region). Required in oci mode.
+	Repository string `yaml:"repository,omitempty"`
+	// Unit: "cluster" (default: an artifact per cluster, what that cluster
+	// applies and nothing else) or "region" (an artifact per region, the
+	// folders of all its clusters).
+	Unit string `yaml:"unit,omitempty"`
+	// PullSecret is the Secret (type kubernetes.io/dockerconfigjson,
+	// created on the node by provision.sh, never committed) the clusters
+	// pull with. Empty for a registry that allows anonymous pulls.
+	PullSecret string `yaml:"pullSecret,omitempty"`
 }
 
 // K3s settings.

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"filippo.io/age"
+	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -30,6 +31,8 @@ const (
 var (
 	Languages          = []string{"es", "en"}
 	FluxModes          = []string{"operator", "bootstrap"}
+	DeliveryModes      = []string{"git", "oci"}
+	DeliveryUnits      = []string{"cluster", "region"}
 	Datastores         = []string{"auto", "sqlite", "etcd"}
 	Arches             = []string{"amd64", "arm64"}
 	StorageKinds       = []string{"sd", "emmc", "ssd", "nvme"}
@@ -44,6 +47,7 @@ var (
 	configKeyRe   = lazyRegexp(`^[-._a-zA-Z0-9]+$`)
 	imageRe       = lazyRegexp(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 	varNameRe     = lazyRegexp(`^[_a-zA-Z][_a-zA-Z0-9]*$`)
+	ociRepoRe     = lazyRegexp(`^[a-zA-Z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
 	registryRe    = lazyRegexp(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
 )
 
@@ -131,6 +135,8 @@ func (l *Loaded) Validate() Errors {
 	if len(s.Flux.Components) > 0 && (!seenComp["source-controller"] || !seenComp["kustomize-controller"]) {
 		v.add("spec.flux.components", "must include source-controller and kustomize-controller (the minimum to sync a cluster)")
 	}
+
+	v.delivery(s)
 
 	if !k3sVersionRe().MatchString(s.K3s.Version) {
 		v.add("spec.k3s.version", "%q is not an exact K3s release such as %s: a channel (v1.37) installs whatever patch release is current, so the nodes of a fleet drift apart", s.K3s.Version, DefaultK3sVersion)
@@ -235,6 +241,16 @@ func (v *validator) regions(s *FleetSpec) {
 		}
 		if r.GitURL != "" {
 			v.gitURL(p+".gitURL", r.GitURL)
+			if s.OCI() && r.Connectivity != "air-gapped" {
+				v.add(p+".gitURL", "a git mirror is not what clusters of spec.delivery.mode: oci pull; per-region registry mirrors for OCI delivery are not supported yet")
+			}
+		}
+		if s.OCI() && r.Connectivity == "air-gapped" {
+			field := p + ".connectivity"
+			if _, set := v.l.lines[field]; !set {
+				field = "spec.connectivity"
+			}
+			v.add(field, "region %q is air-gapped: its sites cannot reach spec.delivery.repository, and per-region registry mirrors for OCI delivery are not supported yet; keep spec.delivery.mode git for it", r.Name)
 		}
 		if r.Connectivity == "air-gapped" && len(r.RegistryMirrors) == 0 {
 			v.add(p+".registryMirrors", "an air-gapped region needs at least one registry mirror on its network")
@@ -249,6 +265,56 @@ func (v *validator) regions(s *FleetSpec) {
 		v.labels(p+".labels", r.Labels)
 	}
 	v.l.clusterAt = clusterAt
+}
+
+// delivery checks spec.delivery, and what oci mode cannot do yet.
+func (v *validator) delivery(s *FleetSpec) {
+	d := &s.Delivery
+	v.oneOf("spec.delivery.mode", d.Mode, DeliveryModes)
+	if d.Mode != "oci" {
+		for _, f := range []struct{ field, val string }{{"repository", d.Repository}, {"unit", d.Unit}, {"pullSecret", d.PullSecret}} {
+			if f.val != "" {
+				v.add("spec.delivery."+f.field, "is only used with spec.delivery.mode: oci (the clusters sync git now)")
+			}
+		}
+		return
+	}
+	if d.Repository == "" {
+		v.add("spec.delivery.repository", "is required with spec.delivery.mode: oci: the OCI repository the artifacts are pushed to and pulled from, e.g. ghcr.io/acme/fleet")
+	} else if err := CheckOCIRepository(d.Repository); err != nil {
+		v.add("spec.delivery.repository", "%v", err)
+	}
+	v.oneOf("spec.delivery.unit", d.Unit, DeliveryUnits)
+	if d.PullSecret != "" {
+		v.dnsSubdomain("spec.delivery.pullSecret", d.PullSecret)
+	}
+	if s.Git.VerifySecretName != "" {
+		v.add("spec.git.verifySecretName", "clusters of spec.delivery.mode: oci pull artifacts, not commits, so they cannot check commit signatures; signing and verifying the artifacts is not supported yet: remove verifySecretName or keep delivery mode git")
+	}
+}
+
+// CheckOCIRepository accepts an OCI repository with an explicit registry
+// host and no scheme, tag or digest (e.g. ghcr.io/acme/fleet, or
+// 127.0.0.1:5000/fleet): what an OCIRepository URL is after "oci://".
+func CheckOCIRepository(raw string) error {
+	shown := short(raw)
+	if strings.Contains(raw, "://") {
+		return fmt.Errorf("%q: give the repository without a scheme (fleetgen writes the oci:// URLs), e.g. ghcr.io/acme/fleet", shown)
+	}
+	if strings.Contains(raw, "@") {
+		return fmt.Errorf("%q must not carry a digest or credentials; registry credentials come from the docker config (publish) and spec.delivery.pullSecret (clusters)", shown)
+	}
+	host, rest, ok := strings.Cut(raw, "/")
+	if !ok || rest == "" || !(strings.ContainsAny(host, ".:") || host == "localhost") {
+		return fmt.Errorf("%q is not an OCI repository with its registry host, such as ghcr.io/acme/fleet", shown)
+	}
+	if strings.Contains(rest, ":") {
+		return fmt.Errorf("%q must not carry a tag: each cluster's (or region's) artifact is a tag of its own, named after it", shown)
+	}
+	if _, err := name.NewRepository(raw, name.StrictValidation); err != nil || !ociRepoRe().MatchString(raw) {
+		return fmt.Errorf("%q is not a valid OCI repository (lower-case path components of letters, digits and . _ -)", shown)
+	}
+	return nil
 }
 
 func (v *validator) clusterName(field, name, region string, seen map[string]string) {

@@ -1,0 +1,70 @@
+package gitrepo
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+)
+
+// CommittedFile is a file of a commit's tree.
+type CommittedFile struct {
+	Path       string
+	Executable bool
+	Hash       plumbing.Hash // the blob's id
+	Content    []byte        // nil unless read (ReadHeadTree with content, or ReadBlob)
+}
+
+// ReadHeadTree returns HEAD's commit and the files of its tree under
+// prefixes (folder or file paths; nil: every file), sorted by path, with
+// their content as committed: what `fleetgen publish` builds from, never
+// the worktree. Symbolic links and submodules are left out. ok is false
+// when the branch has no commit yet.
+func (r *Repo) ReadHeadTree(prefixes []string) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {
+	return r.readHeadTree(prefixes, true)
+}
+
+// ListHeadTree is ReadHeadTree without the contents (Hash only): the
+// cheap way to see what changed; ReadBlob reads a content when needed.
+func (r *Repo) ListHeadTree(prefixes []string) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {
+	return r.readHeadTree(prefixes, false)
+}
+
+func (r *Repo) readHeadTree(prefixes []string, content bool) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {
+	ch, th, err := r.headTree()
+	if err != nil || th.IsZero() {
+		return plumbing.ZeroHash, nil, false, err
+	}
+	var walkErr error
+	err = r.walkTreeIn(th, prefixes, func(p string, mode filemode.FileMode, h plumbing.Hash) {
+		if walkErr != nil || (mode != filemode.Regular && mode != filemode.Executable && mode != filemode.Deprecated) {
+			return
+		}
+		f := CommittedFile{Path: p, Executable: mode == filemode.Executable, Hash: h}
+		if content {
+			b, err := r.ReadBlob(h)
+			if err != nil {
+				walkErr = fmt.Errorf("read %s of commit %s: %w", p, ch, err)
+				return
+			}
+			f.Content = b
+		}
+		files = append(files, f)
+	})
+	if err == nil {
+		err = walkErr
+	}
+	if err != nil {
+		return plumbing.ZeroHash, nil, false, err
+	}
+	// git orders a tree's entries as if folders ended with "/": sort by
+	// plain path, the order the artifacts list them in.
+	sortCommitted(files)
+	return ch, files, true, nil
+}
+
+func sortCommitted(fs []CommittedFile) {
+	slices.SortFunc(fs, func(a, b CommittedFile) int { return strings.Compare(a.Path, b.Path) })
+}

@@ -1,0 +1,122 @@
+package oci
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"testing"
+)
+
+func unit(files ...File) Unit {
+	return Unit{Tag: "ship-1", Region: "atlantic", ID: "cluster/atlantic/ship-1", Clusters: []string{"ship-1"}, Files: files}
+}
+
+var sample = []File{
+	{Path: "apps/base/a/kustomization.yaml", Content: []byte("resources: []\n")},
+	{Path: "clusters/atlantic/ship-1/kustomization.yaml", Content: []byte("resources: [apps.yaml]\n")},
+	{Path: "infrastructure/base/run.sh", Executable: true, Content: []byte("#!/bin/sh\n")},
+}
+
+// The tarball carries nothing of the machine or the moment: fixed mtime,
+// root owner without names, 0644/0755, folders before their files, and a
+// gzip header with no name and no time.
+func TestTarballIsReproducible(t *testing.T) {
+	a, err := Tarball(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Tarball(sample)
+	if !bytes.Equal(a, b) {
+		t.Fatal("two tarballs of the same files differ")
+	}
+	gz, err := gzip.NewReader(bytes.NewReader(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gz.Name != "" || !gz.ModTime.IsZero() {
+		t.Errorf("gzip header name %q mtime %v", gz.Name, gz.ModTime)
+	}
+	tr := tar.NewReader(gz)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+		if h.ModTime.Unix() != 0 || h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
+			t.Errorf("%s: mtime %v uid %d gid %d %q %q", h.Name, h.ModTime, h.Uid, h.Gid, h.Uname, h.Gname)
+		}
+		want := int64(0o644)
+		if h.Typeflag == tar.TypeDir || h.Name == "infrastructure/base/run.sh" {
+			want = 0o755
+		}
+		if h.Mode != want {
+			t.Errorf("%s: mode %o, want %o", h.Name, h.Mode, want)
+		}
+	}
+	wantNames := []string{"apps/", "apps/base/", "apps/base/a/", "apps/base/a/kustomization.yaml",
+		"clusters/", "clusters/atlantic/", "clusters/atlantic/ship-1/", "clusters/atlantic/ship-1/kustomization.yaml",
+		"infrastructure/", "infrastructure/base/", "infrastructure/base/run.sh"}
+	if len(names) != len(wantNames) {
+		t.Fatalf("entries %v, want %v", names, wantNames)
+	}
+	for i := range names {
+		if names[i] != wantNames[i] {
+			t.Errorf("entry %d %s, want %s", i, names[i], wantNames[i])
+		}
+	}
+	if _, err := Tarball([]File{sample[1], sample[0]}); err == nil {
+		t.Error("unsorted files accepted")
+	}
+}
+
+// Flux's format, fleetgen's annotations, and a digest that moves with the
+// content only.
+func TestBuildDigestFollowsTheContent(t *testing.T) {
+	a, err := Build(unit(sample...), "cargo", "https://git.example.com/f.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Build(unit(sample...), "cargo", "https://git.example.com/f.git")
+	if a.Digest != b.Digest {
+		t.Fatalf("same content, digests %s and %s", a.Digest, b.Digest)
+	}
+	edited := append([]File(nil), sample...)
+	edited[0].Content = []byte("resources: [x.yaml]\n")
+	c, _ := Build(unit(edited...), "cargo", "https://git.example.com/f.git")
+	if c.Digest == a.Digest || c.Key == a.Key {
+		t.Fatal("an edited file left the digest or the content key unchanged")
+	}
+	m, err := a.Image.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.MediaType != ConfigMediaType || len(m.Layers) != 1 || m.Layers[0].MediaType != ContentMediaType {
+		t.Errorf("manifest config %s layers %+v", m.Config.MediaType, m.Layers)
+	}
+	for k, want := range map[string]string{FleetAnnotation: "cargo", ArtifactAnnotation: "cluster/atlantic/ship-1", SourceAnnotation: "https://git.example.com/f.git", ContentAnnotation: ContentKey(sample)} {
+		if m.Annotations[k] != want {
+			t.Errorf("annotation %s = %q, want %q", k, m.Annotations[k], want)
+		}
+	}
+	for _, k := range []string{"org.opencontainers.image.created", "org.opencontainers.image.revision"} {
+		if _, ok := m.Annotations[k]; ok {
+			t.Errorf("annotation %s would change the digest at every commit", k)
+		}
+	}
+	// The key computed from git blob ids (as publish does from the tree,
+	// without reading blobs) equals the one computed from the contents.
+	withIDs := append([]File(nil), sample...)
+	for i := range withIDs {
+		withIDs[i].Hash = withIDs[i].blobID()
+		withIDs[i].Content = nil
+	}
+	if ContentKey(withIDs) != a.Key {
+		t.Error("content key from blob ids differs from the key from contents")
+	}
+}

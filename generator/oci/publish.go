@@ -1,0 +1,285 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// PublishOptions say where and how to push.
+type PublishOptions struct {
+	// Repository is pushed to (each artifact a tag of it).
+	Repository name.Repository
+	// Fleet is metadata.name: a tag whose manifest does not carry it in
+	// FleetAnnotation was not made by this fleet's publish and is never
+	// overwritten.
+	Fleet string
+	// Keychain resolves credentials (authn.DefaultKeychain: the docker
+	// config, credential helpers); nil means anonymous.
+	Keychain authn.Keychain
+	// Transport, when set, replaces the default HTTP transport (tests).
+	Transport http.RoundTripper
+	// Timeout bounds the work on one artifact (its HEAD, and its push);
+	// 0 means DefaultTimeout.
+	Timeout time.Duration
+	// Jobs is the number of artifacts handled at once; 0 means 8.
+	Jobs int
+	// DryRun checks the registry but pushes nothing.
+	DryRun bool
+}
+
+// DefaultTimeout bounds each artifact's requests: a registry that does not
+// answer fails the run in bounded time.
+const DefaultTimeout = 30 * time.Second
+
+// Action is what publish did with one artifact.
+type Action string
+
+const (
+	Pushed    Action = "pushed"
+	Unchanged Action = "unchanged"
+	WouldPush Action = "would push"
+)
+
+// Outcome is one artifact's result.
+type Outcome struct {
+	Tag    string
+	Action Action
+	// Digest is the manifest digest the tag points at now (would, for a
+	// dry run); Size the bytes a cluster downloads for it (manifest and
+	// layer).
+	Digest v1.Hash
+	Size   int64
+	// Previous is the digest the tag pointed at before (zero: none).
+	Previous v1.Hash
+}
+
+// Report lists the outcomes sorted by tag. After a failure it holds what
+// was done before it.
+type Report struct {
+	Outcomes []Outcome
+}
+
+// Count returns how many artifacts got action a, and their layer bytes.
+func (r *Report) Count(a Action) (n int, bytes int64) {
+	for _, o := range r.Outcomes {
+		if o.Action == a {
+			n++
+			bytes += o.Size
+		}
+	}
+	return n, bytes
+}
+
+// CollisionError: the tag exists and fleetgen (for this fleet and unit)
+// did not make what it points at.
+type CollisionError struct {
+	Ref   string
+	Found string // who made it, as far as the manifest says
+}
+
+func (e *CollisionError) Error() string {
+	return fmt.Sprintf("%s already exists and was not made by fleetgen publish for this artifact (%s); it is left as it is: choose another spec.delivery.repository, or delete that tag if it is really stale", e.Ref, e.Found)
+}
+
+// Publish pushes the artifact of every unit whose tag does not already
+// hold its content. For each it first reads the tag's manifest: a tag made
+// by someone else is refused (CollisionError); one whose content
+// annotation equals the unit's key is unchanged, without building the
+// artifact; otherwise build makes it and it is pushed unless the tag
+// already points at its digest. On the first error Publish stops starting
+// new work, waits for the units in flight and returns the report of what
+// was done with the error. Rerunning converges: what was pushed is then
+// unchanged.
+func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, error), o PublishOptions) (*Report, error) {
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = 8
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	tr := o.Transport
+	if tr == nil {
+		tr = boundedTransport(timeout)
+	}
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.NewMultiKeychain() // anonymous
+	}
+	// One retry for a transient failure, no long backoff: a dead
+	// registry must fail the run within about the timeout.
+	base := []remote.Option{remote.WithTransport(tr), remote.WithAuthFromKeychain(kc),
+		remote.WithRetryBackoff(remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Steps: 2}),
+		remote.WithUserAgent("fleetgen-publish")}
+	// The puller reuses the registry's token across artifacts.
+	puller, err := remote.NewPuller(base...)
+	if err != nil {
+		return nil, err
+	}
+	pusher, err := remote.NewPusher(base...)
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	outcomes := make([]Outcome, len(units))
+	done := make([]bool, len(units))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	next := make(chan int)
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out, err := publishOne(ctx, units[i], build, o, puller, pusher, timeout)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+				} else {
+					outcomes[i], done[i] = out, true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for i := range units {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	rep := &Report{}
+	for i := range units {
+		if done[i] {
+			rep.Outcomes = append(rep.Outcomes, outcomes[i])
+		}
+	}
+	sort.Slice(rep.Outcomes, func(i, j int) bool { return rep.Outcomes[i].Tag < rep.Outcomes[j].Tag })
+	if firstErr == nil && ctx.Err() != nil && len(rep.Outcomes) < len(units) {
+		firstErr = ctx.Err()
+	}
+	return rep, firstErr
+}
+
+func publishOne(ctx context.Context, u Unit, build func(Unit) (*Artifact, error), o PublishOptions, puller *remote.Puller, pusher *remote.Pusher, timeout time.Duration) (Outcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ref := o.Repository.Tag(u.Tag)
+	out := Outcome{Tag: u.Tag}
+	// One GET gives the digest and the annotations (HEAD would give the
+	// digest only, and the content key is what spares a build).
+	d, err := puller.Get(ctx, ref)
+	switch {
+	case err == nil:
+		out.Previous = d.Digest
+		m, perr := v1.ParseManifest(bytes.NewReader(d.Manifest))
+		if perr != nil || m.Annotations[FleetAnnotation] != o.Fleet || m.Annotations[ArtifactAnnotation] != u.ID {
+			return out, &CollisionError{Ref: ref.String(), Found: foundBy(m, perr)}
+		}
+		if m.Annotations[ContentAnnotation] == u.Key {
+			out.Action, out.Digest, out.Size = Unchanged, d.Digest, int64(len(d.Manifest))
+			for _, l := range m.Layers {
+				out.Size += l.Size
+			}
+			return out, nil
+		}
+	case isNotFound(err):
+	default:
+		return out, registryError("check "+ref.String(), err, timeout)
+	}
+	a, err := build(u)
+	if err != nil {
+		return out, err
+	}
+	out.Digest, out.Size = a.Digest, int64(len(a.Layer))+a.ManifestSize
+	if a.Digest == out.Previous {
+		out.Action = Unchanged
+		return out, nil
+	}
+	if o.DryRun {
+		out.Action = WouldPush
+		return out, nil
+	}
+	if err := pusher.Push(ctx, ref, a.Image); err != nil {
+		return out, registryError("push "+ref.String(), err, timeout)
+	}
+	out.Action = Pushed
+	return out, nil
+}
+
+// foundBy says who made a manifest, as far as it tells.
+func foundBy(m *v1.Manifest, err error) string {
+	switch {
+	case err != nil || m == nil:
+		return "not an OCI image manifest"
+	case m.Annotations[FleetAnnotation] == "":
+		return "no " + FleetAnnotation + " annotation, config media type " + string(m.Config.MediaType)
+	}
+	return fmt.Sprintf("made by fleetgen for fleet %q, artifact %q", m.Annotations[FleetAnnotation], m.Annotations[ArtifactAnnotation])
+}
+
+func isNotFound(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode == http.StatusNotFound
+	}
+	return false
+}
+
+// registryError says plainly what went wrong talking to the registry.
+func registryError(what string, err error, timeout time.Duration) error {
+	var te *transport.Error
+	switch {
+	case errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
+		return fmt.Errorf("%s: the registry refused (HTTP %d): log in with `docker login` (publish reads the docker config and its credential helpers): %w", what, te.StatusCode, err)
+	case errors.As(err, &te):
+		return fmt.Errorf("%s: the registry answered HTTP %d: %w", what, te.StatusCode, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: no answer within %s (registry unreachable or too slow; --timeout sets the limit)", what, timeout)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%s: no answer within %s (registry unreachable or too slow; --timeout sets the limit): %w", what, timeout, err)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("%s: cannot reach the registry: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// boundedTransport is the default transport with every wait bounded.
+func boundedTransport(timeout time.Duration) http.RoundTripper {
+	t := remote.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: min(timeout, 10*time.Second), KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = min(timeout, 10*time.Second)
+	t.ResponseHeaderTimeout = timeout
+	t.MaxIdleConnsPerHost = 16
+	return t
+}
