@@ -54,6 +54,9 @@ type cluster struct {
 	kube       *kube
 	kubeconfig string
 
+	sourceKind string   // the flux-system source: GitRepository (default) or OCIRepository
+	fluxEnv    []string // more environment for the Flux controllers
+
 	mu     sync.Mutex
 	procs  []*proc
 	cancel context.CancelFunc // stops the kubelet stand-in
@@ -250,10 +253,18 @@ func waitTCP(t *testing.T, c *cluster, addr string, d time.Duration) {
 // startFlux runs source-controller and kustomize-controller as local
 // processes against the cluster (the Deployments Flux creates in the cluster
 // cannot run: there is no kubelet).
+// source is the kind of the flux-system source the cluster syncs.
+func (c *cluster) source() string {
+	if c.sourceKind == "" {
+		return "GitRepository"
+	}
+	return c.sourceKind
+}
+
 func (c *cluster) startFlux(tl *tools) {
 	c.t.Helper()
 	addr := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", c.port+i) }
-	env := []string{"KUBECONFIG=" + c.kubeconfig, "RUNTIME_NAMESPACE=flux-system"}
+	env := append([]string{"KUBECONFIG=" + c.kubeconfig, "RUNTIME_NAMESPACE=flux-system"}, c.fluxEnv...)
 	storage := filepath.Join(c.dir, "source-controller-storage")
 	if err := os.MkdirAll(storage, 0o700); err != nil {
 		c.t.Fatal(err)

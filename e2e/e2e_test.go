@@ -62,6 +62,7 @@ type env struct {
 	fleetgen string
 	pki      *pki
 	git      *gitServer
+	registry *ociRegistry // started for the first example delivered as OCI
 }
 
 func newEnv(t *testing.T, tl *tools) *env {
@@ -103,12 +104,6 @@ func exampleNames(t *testing.T) []string {
 	}
 	var names []string
 	for _, m := range matches {
-		// OCI delivery (spec.delivery.mode: oci) needs a registry the
-		// controllers trust; not part of this test yet (README: "Not done yet").
-		if b, err := os.ReadFile(m); err == nil && regexp.MustCompile(`(?m)^\s+mode:\s*oci\b`).Match(b) {
-			t.Logf("%s: OCI delivery is not played end to end yet; skipped", filepath.Base(filepath.Dir(m)))
-			continue
-		}
 		names = append(names, filepath.Base(filepath.Dir(m)))
 	}
 	sort.Slice(names, func(i, j int) bool {
@@ -199,8 +194,27 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	}
 
 	// Credentials: the repository is private when the spec names a pull Secret.
+	// OCI delivery: clusters pull the artifacts fleetgen publishes to a
+	// registry on loopback; the spec's pull Secret is the registry's.
+	var reg *ociRegistry
+	var ociRepository, ociUnit string
+	if d := yamlMap(spec, "delivery"); d != nil && yamlMap(d, "mode") != nil && yamlMap(d, "mode").Value == "oci" {
+		if e.registry == nil {
+			e.registry = startRegistry(t, e.pki, e.work)
+		}
+		reg = e.registry
+		ociRepository = reg.host + "/" + example
+		ociUnit = "cluster"
+		if u := yamlMap(d, "unit"); u != nil {
+			ociUnit = u.Value
+		}
+		secretName = ""
+		if n := yamlMap(d, "pullSecret"); n != nil {
+			secretName = n.Value
+		}
+	}
 	user, password := "", ""
-	if secretName != "" {
+	if secretName != "" && reg == nil {
 		user, password = "fleet-reader", "e2e-"+example+"-token"
 	}
 	gitURL := e.git.newRepo(t, example+".git", user, password)
@@ -215,7 +229,7 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 		regionKeys[r] = newAgeKey(t, filepath.Join(keys, r+".agekey"))
 		recipients[r] = regionKeys[r].recipient
 	}
-	editSpec(t, specPath, specEdit{gitURL: gitURL, fleetRecipient: fleetKey.recipient, regionRecipient: recipients})
+	editSpec(t, specPath, specEdit{gitURL: gitURL, ociRepository: ociRepository, fleetRecipient: fleetKey.recipient, regionRecipient: recipients})
 	var signing *signingKey
 	var signArgs []string
 	if verifySecretName != "" {
@@ -275,8 +289,10 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 		}
 	}
 	gitCmd(t, repo, "add", "-A")
-	if _, err := gitRun(repo, signing.gitEnv(), "commit", "-q", "-m", "e2e: SOPS-encrypted Secrets and Flux components"); err != nil {
-		t.Fatalf("git commit: %v", err)
+	if gitCmd(t, repo, "status", "--porcelain") != "" {
+		if _, err := gitRun(repo, signing.gitEnv(), "commit", "-q", "-m", "e2e: SOPS-encrypted Secrets and Flux components"); err != nil {
+			t.Fatalf("git commit: %v", err)
+		}
 	}
 	// A plain push: the regeneration base travels with the branch.
 	gitCmd(t, repo, "push", "-q", pushURL, "HEAD:"+branch)
@@ -286,7 +302,11 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	// Node-only files: the git pull Secret, the region's age key, the signing keys.
 	gitSecretFile := filepath.Join(keys, "git-secret.yaml")
 	if secretName != "" {
-		os.WriteFile(gitSecretFile, []byte(fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: flux-system\ntype: Opaque\nstringData:\n  username: %s\n  password: %s\n", secretName, user, password)), 0o600)
+		secret := []byte(fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: flux-system\ntype: Opaque\nstringData:\n  username: %s\n  password: %s\n", secretName, user, password))
+		if reg != nil {
+			secret = reg.pullSecret(secretName)
+		}
+		os.WriteFile(gitSecretFile, secret, 0o600)
 	}
 	nodeEnv := func(s *site) []string {
 		var env []string
@@ -305,7 +325,35 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	defer stopAll(sites)
 
 	// First push: every cluster syncs it.
-	want1 := branch + "@sha1:" + rev1
+	// What each cluster must apply: the commit (git), or its artifact's
+	// digest as published from that commit (OCI).
+	publish := func(dir string) {
+		if reg == nil {
+			return
+		}
+		out := run(t, "", reg.env(), e.fleetgen, "publish", "--dir", dir)
+		t.Logf("fleetgen publish: %s", strings.TrimSpace(out))
+	}
+	wantFor := func(rev string) func(s *site) string {
+		if reg == nil {
+			return func(*site) string { return branch + "@sha1:" + rev }
+		}
+		wants := map[*site]string{}
+		for _, s := range sites {
+			tag := s.cluster
+			if ociUnit == "region" {
+				tag = s.region
+			}
+			wants[s] = reg.revision(t, ociRepository, tag)
+		}
+		return func(s *site) string { return wants[s] }
+	}
+	publish(repo)
+	want1 := wantFor(rev1)
+	sourceKind := "GitRepository"
+	if reg != nil {
+		sourceKind = "OCIRepository"
+	}
 	revs := map[string]map[string][]string{}
 	var revMu sync.Mutex
 	note := func(s *site, applied map[string]string) {
@@ -329,6 +377,10 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				}
 				// The cluster runs until the example ends (the regen step needs it).
 				startCluster(t, e.tl, e.pki, example+"/"+s.region+"/"+s.cluster, filepath.Join(s.dir, "cluster"), firstSlot+i, n.apiserverArgs, &s.c)
+				s.c.sourceKind = sourceKind
+				if reg != nil {
+					s.c.fluxEnv = []string{"SSL_CERT_FILE=" + reg.caFile} // the node trusts its registry's CA
+				}
 				ctx, cancel := context.WithCancel(context.Background())
 				s.c.mu.Lock()
 				s.c.cancel = cancel
@@ -337,7 +389,7 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				k3sAutoDeploy(t, e.tl, s.c, n)
 				waitFluxCRDs(t, s.c)
 				s.c.startFlux(e.tl)
-				applied := waitSynced(t, s.c, want1, 6*time.Minute)
+				applied := waitSynced(t, s.c, want1(s), 6*time.Minute)
 				note(s, applied)
 				checkOrder(t, s.c)
 				checkClusterValues(t, s, app)
@@ -374,7 +426,8 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	}
 	gitCmd(t, clone, "push", "-q", "origin", branch)
 	rev2 := gitCmd(t, clone, "rev-parse", "HEAD")
-	want2 := branch + "@sha1:" + rev2
+	publish(clone)
+	want2 := wantFor(rev2)
 	t.Logf("%s: pushed %s (hand edit, spec change, regen)", example, rev2)
 
 	t.Run("after-regen", func(t *testing.T) {
@@ -383,10 +436,10 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				t.Parallel()
 				ctx := context.Background()
 				// `flux reconcile source git flux-system`: the sync interval is long.
-				if err := s.c.kube.requestReconcile(ctx, "source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "flux-system"); err != nil {
+				if err := s.c.kube.requestReconcile(ctx, "source.toolkit.fluxcd.io/v1", s.c.source(), "flux-system", "flux-system"); err != nil {
 					t.Fatal(err)
 				}
-				applied := waitSynced(t, s.c, want2, 4*time.Minute)
+				applied := waitSynced(t, s.c, want2(s), 4*time.Minute)
 				note(s, applied)
 				checkAfterRegen(t, s, app, newMem)
 				checkSopsSecrets(t, s)
@@ -738,7 +791,7 @@ func waitSynced(t *testing.T, c *cluster, want string, timeout time.Duration) ma
 		if time.Since(lastPoke) > 30*time.Second {
 			lastPoke = time.Now()
 			t.Logf("%s: still waiting (%s); requesting a reconcile as `flux reconcile` would", c.name, strings.Join(notReady, "; "))
-			c.kube.requestReconcile(ctx, "source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "flux-system")
+			c.kube.requestReconcile(ctx, "source.toolkit.fluxcd.io/v1", c.source(), "flux-system", "flux-system")
 			for _, name := range kustomizations {
 				c.kube.requestReconcile(ctx, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", name)
 			}
@@ -833,7 +886,7 @@ func sameRevision(got, want string) bool {
 func fluxState(c *cluster) string {
 	ctx := context.Background()
 	var b strings.Builder
-	if g, err := c.kube.get(ctx, "source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "flux-system"); err == nil {
+	if g, err := c.kube.get(ctx, "source.toolkit.fluxcd.io/v1", c.source(), "flux-system", "flux-system"); err == nil {
 		r := condition(g, "Ready")
 		fmt.Fprintf(&b, "GitRepository flux-system: url %s, artifact %s, Ready %v\n", str(g, "spec", "url"), str(g, "status", "artifact", "revision"), r)
 	} else {

@@ -110,6 +110,7 @@ func (k *signingKey) gitEnv() []string {
 // specEdit is the test copy's changes to an example's fleet.yaml.
 type specEdit struct {
 	gitURL          string            // spec.git.url and every region's gitURL
+	ociRepository   string            // spec.delivery.repository (OCI delivery)
 	fleetRecipient  string            // spec.secrets.ageRecipients (if the spec has secrets)
 	regionRecipient map[string]string // each region's ageRecipients (if the spec has secrets)
 }
@@ -198,6 +199,9 @@ func editSpec(t *testing.T, path string, e specEdit) {
 	t.Helper()
 	doc, spec := loadSpec(t, path)
 	yamlSet(yamlMap(spec, "git"), "url", e.gitURL)
+	if e.ociRepository != "" {
+		yamlSet(yamlMap(spec, "delivery"), "repository", e.ociRepository)
+	}
 	secrets := yamlMap(spec, "secrets")
 	if secrets != nil && yamlMap(secrets, "ageRecipients") != nil {
 		yamlSet(secrets, "ageRecipients", seqOf(e.fleetRecipient))
