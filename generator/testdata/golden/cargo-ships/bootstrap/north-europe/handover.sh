@@ -8,7 +8,7 @@
 #
 # K3s applies every file in its auto-deploy folder at every start. Once the
 # cluster's flux-system Kustomization is Ready (Flux applied the cluster's
-# folder from git, its FluxInstance included), the first-boot files have done
+# folder from its OCI artifact, its FluxInstance included), the first-boot files have done
 # their job: this script leaves a <file>.skip beside each (K3s then ignores
 # that name for good), removes the files, Secrets with key material
 # included, and disables its timer. From then on git alone says what runs.
@@ -20,7 +20,7 @@ MANIFESTS="$K3S_SERVER/manifests"
 DONE="$K3S_SERVER/fleetgen-handover.done"
 
 if [ ! -e "$DONE" ]; then
-  # The Ready condition and the revision Flux applied from git.
+  # The Ready condition and the revision Flux applied.
   ready=$(k3s kubectl -n flux-system get kustomizations.kustomize.toolkit.fluxcd.io flux-system \
     -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) || ready=""
   revision=$(k3s kubectl -n flux-system get kustomizations.kustomize.toolkit.fluxcd.io flux-system \
@@ -34,6 +34,6 @@ if [ ! -e "$DONE" ]; then
     rm -f "$MANIFESTS/$f"
   done
   echo "$revision" > "$DONE"
-  echo "handover: Flux applied $revision from git; first-boot files removed, K3s skips them from now on"
+  echo "handover: Flux applied $revision from the OCI artifact; first-boot files removed, K3s skips them from now on"
 fi
 systemctl disable --now fleetgen-handover.timer >/dev/null 2>&1 || true

@@ -20,7 +20,7 @@ MANIFESTS="$K3S_SERVER/manifests"
 DONE="$K3S_SERVER/fleetgen-handover.done"
 
 if [ ! -e "$DONE" ]; then
-  # The Ready condition and the revision Flux applied from git.
+  # The Ready condition and the revision Flux applied.
   ready=$(k3s kubectl -n flux-system get kustomizations.kustomize.toolkit.fluxcd.io flux-system \
     -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) || ready=""
   revision=$(k3s kubectl -n flux-system get kustomizations.kustomize.toolkit.fluxcd.io flux-system \
