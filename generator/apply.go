@@ -387,13 +387,16 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 			rep.Changes = append(rep.Changes, Change{Path: p, Action: KeepEdited})
 		}
 	}
-	if err := waitCheck(); err != nil {
-		return nil, err
-	}
+	// Judging what is dirty (an lstat and, where stat data cannot tell, a
+	// hash of every path to write) overlaps the check; the check's error
+	// still comes first (ApplyPlanned).
 	if repo != nil {
 		if err := refuseDirty(repo, opts.Dir, st, rep.Changes, conflicts); err != nil {
 			return nil, err
 		}
+	}
+	if err := waitCheck(); err != nil {
+		return nil, err
 	}
 	if len(conflicts) > 0 {
 		return nil, &ConflictError{Conflicts: conflicts}
