@@ -57,16 +57,21 @@ func TestDesignAttachCommitsWithHashesAndCheckFindsContradictions(t *testing.T) 
 	if old := git(t, dir, "show", first+":docs/design/architecture.md"); !strings.Contains(old, "fleetgen_spec_sha256") {
 		t.Error("the first document is not in history")
 	}
-	stdout, stderr, code := fleetgen(t, "design", "check", "--dir", dir)
-	if code == 0 {
-		t.Fatal("check of a contradictory document exited 0")
+	// Without a decisions block, the heuristics warn: exit 0, and 1 with --strict.
+	stdout, _, code := fleetgen(t, "design", "check", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("check of a document with warnings only exited %d", code)
+	}
+	_, stderr, code := fleetgen(t, "design", "check", "--dir", dir, "--strict")
+	if code != 1 {
+		t.Fatalf("check --strict of a contradictory document exited %d", code)
 	}
 	for _, rule := range []string{"etcd-on-small-node", "service-mesh", "full-kubernetes", "other-distribution", "other-gitops", "push-deployment", "missing-section:resilience"} {
 		if !strings.Contains(stdout, rule) {
 			t.Errorf("check output lacks %s:\n%s", rule, stdout)
 		}
 	}
-	if !strings.Contains(stderr, "contradiction") {
+	if !strings.Contains(stderr, "--strict fails on warnings") {
 		t.Errorf("stderr: %q", stderr)
 	}
 	js, _, _ := fleetgen(t, "design", "check", "--dir", dir, "--output", "json")
