@@ -2,7 +2,6 @@ package design
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -96,7 +95,10 @@ func (d *Decisions) effective(region, field string) (DecisionValue, bool, bool) 
 	return v, ok, ok
 }
 
-var reFenceOpen = regexp.MustCompile("^ {0,3}(`{3,}|~{3,})[ \t]*([^ \t`]*)")
+var (
+	reFenceOpen = lazyRegexp("^ {0,3}(`{3,}|~{3,})[ \t]*([^ \t`]*)")
+	reYAMLError = lazyRegexp(`^yaml: line (\d+): (.*)$`)
+)
 
 // fencedBlock is a fenced code block of the document.
 type fencedBlock struct {
@@ -109,7 +111,7 @@ type fencedBlock struct {
 func fencedBlocks(lines []string, from int) []fencedBlock {
 	var out []fencedBlock
 	for i := from; i < len(lines); i++ {
-		m := reFenceOpen.FindStringSubmatch(lines[i])
+		m := reFenceOpen().FindStringSubmatch(lines[i])
 		if m == nil {
 			continue
 		}
@@ -200,7 +202,7 @@ func parseDecisions(body []string, first int) (*Decisions, []Finding) {
 	var root yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &root); err != nil {
 		line, msg := first, err.Error()
-		if m := regexp.MustCompile(`^yaml: line (\d+): (.*)$`).FindStringSubmatch(msg); m != nil {
+		if m := reYAMLError().FindStringSubmatch(msg); m != nil {
 			var n int
 			fmt.Sscan(m[1], &n)
 			line, msg = first+n-1, m[2]

@@ -3,7 +3,12 @@
 // and stamps the document with a front matter recording what it was
 // generated from (`fleetgen design attach`).
 //
-// Check is a heuristic reader, not a proof: it finds sentences, list items,
+// Check reads the document twice. Exactly: the decisions block the Pro
+// prompt asks for at the end of the answer (see DecisionsKey) is compared
+// with the plan, and each difference is an error naming the region and the
+// field. Heuristically, as warnings: the prose.
+//
+// The prose reading is a heuristic reader, not a proof: it finds sentences, list items,
 // table rows and code lines that recommend what the plan contradicts (etcd on
 // small nodes, a service mesh, a full Kubernetes, another distribution or
 // GitOps tool, pushing to the clusters) and the prompt's tasks that have no
