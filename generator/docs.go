@@ -62,7 +62,7 @@ kubeconfig*
 `
 
 // PromptContext maps the spec to the prompt's inputs; Scale defaults to a
-// sentence built from the cluster count.
+// sentence built from the cluster count, Regions are the spec's region names.
 func PromptContext(l *spec.Loaded, lang prompt.Lang) prompt.Context {
 	c := l.Spec.Context
 	scale := c.Scale
@@ -73,7 +73,11 @@ func PromptContext(l *spec.Loaded, lang prompt.Lang) prompt.Context {
 			scale = fmt.Sprintf("%d clusters in %d regions", len(l.Clusters), len(l.Spec.Regions))
 		}
 	}
-	return prompt.Context{Environment: c.Environment, Hardware: c.Hardware, Challenge: c.MainChallenge, Scale: scale, DeviceType: c.DeviceType, Problem: c.Problem}
+	var regions []string // the Pro prompt's decisions block, one line per region
+	for _, r := range l.Spec.Regions {
+		regions = append(regions, r.Name)
+	}
+	return prompt.Context{Environment: c.Environment, Hardware: c.Hardware, Challenge: c.MainChallenge, Scale: scale, DeviceType: c.DeviceType, Problem: c.Problem, Regions: regions}
 }
 
 // RenderPrompt renders a prompt for the planned fleet; withScaffold

@@ -70,7 +70,7 @@ func (o *designAttachOptions) run(cmd *cobra.Command, file string) error {
 		return err
 	}
 	// Reject what is not a design document before writing anything.
-	rep, err := design.Check(doc, designFacts(res))
+	rep, err := design.Check(doc, generator.DesignFacts(res))
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
@@ -107,7 +107,7 @@ func (o *designAttachOptions) run(cmd *cobra.Command, file string) error {
 		fmt.Fprintf(w, "attached %s as %s; committed %s\n", file, DesignDocPath, shortHash(h))
 	}
 	if !rep.OK() {
-		fmt.Fprintf(w, "note: design check finds %d contradiction(s); run: fleetgen design check --dir %s\n", len(rep.Findings), o.dir)
+		fmt.Fprintf(w, "note: design check finds %d error(s) and %d warning(s); run: fleetgen design check --dir %s\n", len(rep.Errors), len(rep.Warnings), o.dir)
 	}
 	return nil
 }
@@ -115,6 +115,7 @@ func (o *designAttachOptions) run(cmd *cobra.Command, file string) error {
 type designCheckOptions struct {
 	dir    string
 	output string
+	strict bool
 }
 
 func newDesignCheckCmd() *cobra.Command {
@@ -123,11 +124,20 @@ func newDesignCheckCmd() *cobra.Command {
 		Use:   "check [FILE]",
 		Short: "Report where the design document contradicts the spec, the repository or the prompt",
 		Long: `Read the design document (default: DIR/docs/design/architecture.md) and report, with
-line numbers: components the hardware rules out (embedded etcd on a single or 2 GB node),
-service meshes, kubeadm-style full Kubernetes, a distribution or GitOps engine other than the
-repository's, push-based deployment to edge clusters, and any of the prompt's four tasks
-without a section. Exits non-zero when it finds something. Heuristics, not proof.`,
+line numbers:
+
+Errors (exact): the decisions block the Pro prompt asks for at the end of the answer
+(` + "```yaml fleetgen-decisions: ...```" + `) compared with the plan: distribution, GitOps engine,
+and each region's datastore and delivery; a malformed block.
+
+Warnings (heuristics over the prose, not proof): components the hardware rules out (embedded
+etcd on a single or 2 GB node), service meshes, kubeadm-style full Kubernetes, a distribution or
+GitOps engine other than the fleet's, push-based deployment or inbound ports to edge clusters,
+any of the prompt's four tasks without a section, and an absent decisions block.
+
+Exits 1 on an error, or on a warning with --strict.`,
 		Example: `  fleetgen design check --dir ./edge-fleet
+  fleetgen design check answer.md --dir ./edge-fleet --strict
   fleetgen design check answer.md --dir ./edge-fleet --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -150,7 +160,7 @@ without a section. Exits non-zero when it finds something. Heuristics, not proof
 			if err != nil {
 				return err
 			}
-			rep, err := design.Check(doc, designFacts(res))
+			rep, err := design.Check(doc, generator.DesignFacts(res))
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
@@ -164,14 +174,18 @@ without a section. Exits non-zero when it finds something. Heuristics, not proof
 			} else if err := rep.WriteText(w, file); err != nil {
 				return err
 			}
-			if !rep.OK() {
-				return fmt.Errorf("%s: %d contradiction(s) with the fleet", file, len(rep.Findings))
+			switch {
+			case len(rep.Errors) > 0:
+				return fmt.Errorf("%s: %d error(s) against the plan, %d warning(s)", file, len(rep.Errors), len(rep.Warnings))
+			case o.strict && len(rep.Warnings) > 0:
+				return fmt.Errorf("%s: %d warning(s), and --strict fails on warnings", file, len(rep.Warnings))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&o.dir, "dir", ".", "the fleet repository")
 	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "output format: text or json")
+	cmd.Flags().BoolVar(&o.strict, "strict", false, "exit 1 on warnings too (the heuristics, missing sections, no decisions block)")
 	return cmd
 }
 
@@ -190,14 +204,6 @@ func readDesignFile(file string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit for a design document", file, st.Size(), design.MaxSize)
 	}
 	return os.ReadFile(file)
-}
-
-func designFacts(res *generator.Result) design.Facts {
-	f := design.Facts{Distribution: "k3s", GitOps: "flux"}
-	for _, d := range res.Decisions {
-		f.Regions = append(f.Regions, design.RegionFacts{Name: d.Region, Nodes: d.Hardware.Nodes, MemoryMi: d.Budget.NodeMemoryMi, Datastore: d.Datastore})
-	}
-	return f
 }
 
 func sha256Hex(b []byte) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,16 +58,21 @@ func TestDesignAttachCommitsWithHashesAndCheckFindsContradictions(t *testing.T) 
 	if old := git(t, dir, "show", first+":docs/design/architecture.md"); !strings.Contains(old, "fleetgen_spec_sha256") {
 		t.Error("the first document is not in history")
 	}
-	stdout, stderr, code := fleetgen(t, "design", "check", "--dir", dir)
-	if code == 0 {
-		t.Fatal("check of a contradictory document exited 0")
+	// Without a decisions block, the heuristics warn: exit 0, and 1 with --strict.
+	stdout, _, code := fleetgen(t, "design", "check", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("check of a document with warnings only exited %d", code)
+	}
+	_, stderr, code := fleetgen(t, "design", "check", "--dir", dir, "--strict")
+	if code != 1 {
+		t.Fatalf("check --strict of a contradictory document exited %d", code)
 	}
 	for _, rule := range []string{"etcd-on-small-node", "service-mesh", "full-kubernetes", "other-distribution", "other-gitops", "push-deployment", "missing-section:resilience"} {
 		if !strings.Contains(stdout, rule) {
 			t.Errorf("check output lacks %s:\n%s", rule, stdout)
 		}
 	}
-	if !strings.Contains(stderr, "contradiction") {
+	if !strings.Contains(stderr, "--strict fails on warnings") {
 		t.Errorf("stderr: %q", stderr)
 	}
 	js, _, _ := fleetgen(t, "design", "check", "--dir", dir, "--output", "json")
@@ -109,5 +115,90 @@ func TestDesignRejectsBadDocumentsAndWritesNothing(t *testing.T) {
 	_, errs, code := fleetgen(t, "design", "check", designTestdata+"consistent.en.md", "--dir", t.TempDir())
 	if code == 0 || !strings.Contains(errs, "not a fleetgen repository") {
 		t.Errorf("check without fleet.yaml: exit %d, %q", code, errs)
+	}
+}
+
+// checkJSON is the documented JSON of `design check -o json`.
+type checkJSON struct {
+	Errors    []design.Finding `json:"errors"`
+	Warnings  []design.Finding `json:"warnings"`
+	Sections  map[string]int   `json:"sections"`
+	Decisions *struct {
+		Line  int `json:"line"`
+		Fleet map[string]struct {
+			Value string `json:"value"`
+			Line  int    `json:"line"`
+		} `json:"fleet"`
+	} `json:"decisions"`
+}
+
+func TestDesignCheckErrorsWarningsStrictJSON(t *testing.T) {
+	dir := newRepo(t) // the offshore example: 3 regions of single 2 GB nodes on SQLite, git delivery
+	tmp := t.TempDir()
+	realistic := readFile(t, designTestdata+"realistic.es.md")
+	lines := strings.Split(realistic, "\n")
+	clean := strings.Join(append(append([]string{}, lines[:58]...), append(lines[59:65], lines[66:]...)...), "\n")
+	docs := map[string]string{
+		"realistic.md": realistic, // block matches; warnings on line 59 (etcd) and 66 (port 6443)
+		"clean.md":     clean,     // the same without those two sentences
+		"argocd.md":    strings.Replace(clean, "  gitops: flux\n", "  gitops: argocd\n", 1),
+		"regional.md":  strings.Replace(clean, "  datastore: sqlite\n", "  datastore: sqlite\n  regions:\n    campos-basin: {datastore: etcd}\n", 1),
+		"malformed.md": strings.Replace(clean, "  gitops: flux\n", "  gitops flux\n", 1),
+		"noblock.md":   clean[:strings.Index(clean, "## Decisiones")],
+	}
+	for name, doc := range docs {
+		writeFile(t, filepath.Join(tmp, name), doc)
+	}
+	for _, c := range []struct {
+		doc            string
+		code, strict   int
+		stdout, stderr string
+	}{
+		{"clean.md", 0, 0, "no contradiction with the plan found; decisions block matches the plan; 4 of 4 task sections present", ""},
+		{"realistic.md", 0, 1, ":59: warning: etcd-on-small-node:", "2 warning(s), and --strict fails on warnings"},
+		{"noblock.md", 0, 1, ": warning: decisions-missing: No decisions block", "1 warning(s), and --strict fails on warnings"},
+		{"argocd.md", 1, 1, ": error: decision-mismatch: gitops is argocd in the decisions block (fleet-wide), but the plan uses flux in every region.", "1 error(s) against the plan"},
+		{"regional.md", 1, 1, `: error: decision-mismatch: region "campos-basin": datastore is etcd in the decisions block, but the plan uses sqlite (1 node of 2048 MiB per cluster).`, "1 error(s) against the plan"},
+		{"malformed.md", 1, 1, ": error: decisions-malformed: decisions block: not valid YAML", "1 error(s) against the plan"},
+	} {
+		file := filepath.Join(tmp, c.doc)
+		for _, strict := range []bool{false, true} {
+			args := []string{"design", "check", file, "--dir", dir}
+			want := c.code
+			if strict {
+				args, want = append(args, "--strict"), c.strict
+			}
+			out, errs, code := fleetgen(t, args...)
+			if code != want {
+				t.Errorf("%s strict=%v: exit %d, want %d\n%s%s", c.doc, strict, code, want, out, errs)
+			}
+			if !strings.Contains(out, c.stdout) {
+				t.Errorf("%s: stdout lacks %q:\n%s", c.doc, c.stdout, out)
+			}
+			if want != 0 && !strings.Contains(errs, c.stderr) {
+				t.Errorf("%s strict=%v: stderr %q lacks %q", c.doc, strict, errs, c.stderr)
+			}
+		}
+	}
+
+	// JSON: errors and warnings apart, the decisions block as read.
+	js, _, code := fleetgen(t, "design", "check", filepath.Join(tmp, "realistic.md"), "--dir", dir, "-o", "json")
+	var r checkJSON
+	if err := json.Unmarshal([]byte(js), &r); err != nil || code != 0 {
+		t.Fatalf("json (exit %d): %v\n%s", code, err, js)
+	}
+	if len(r.Errors) != 0 || len(r.Warnings) != 2 || r.Warnings[0].Line != 59 || r.Warnings[1].Line != 66 ||
+		r.Warnings[1].Rule != design.RulePushDeployment || r.Decisions == nil || r.Decisions.Fleet["datastore"].Value != "sqlite" ||
+		r.Sections["node-security"] == 0 {
+		t.Errorf("json of the realistic answer: %+v\n%s", r, js)
+	}
+	js, _, code = fleetgen(t, "design", "check", filepath.Join(tmp, "regional.md"), "--dir", dir, "-o", "json")
+	r = checkJSON{}
+	if err := json.Unmarshal([]byte(js), &r); err != nil || code != 1 {
+		t.Fatalf("json (exit %d): %v\n%s", code, err, js)
+	}
+	if len(r.Errors) != 1 || r.Errors[0].Region != "campos-basin" || r.Errors[0].Field != "datastore" ||
+		r.Errors[0].Want != "sqlite" || r.Errors[0].Got != "etcd" || len(r.Warnings) != 0 {
+		t.Errorf("json of a regional mismatch: %+v", r)
 	}
 }

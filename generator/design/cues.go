@@ -52,7 +52,8 @@ var postCues = newMatcher(
 	"no es recomendable", "not advisable", "no es aconsejable", "not scale", "no escala*",
 	"not viable", "inviable", "no es viable", "not feasible", "impractical", "unworkable",
 	"does not work", "no funciona", "not fit", "no cabe", "no caben", "queda* fuera",
-	"left out", "leave out", symNo,
+	"left out", "leave out", "se descarta", "se descartan", "se evita", "se evitan", "se rechaza",
+	"se rechazan", "se excluye", "se excluyen", symNo,
 )
 
 var choiceCues = newMatcher(
@@ -93,6 +94,8 @@ var condCues = newMatcher(
 var condFwdCues = newMatcher(
 	"if", "si", "unless", "a menos", "salvo", "only if", "only when", "only where",
 	"solo si", "solo cuando", "solo donde", "solamente si", "unicamente si", "opcional*",
+	"solo tiene sentido", "solo tendria sentido", "solo compensa", "solo merece la pena",
+	"only makes sense", "only worth", "only pays off",
 	"optional*", "when needed", "cuando sea necesario", "future", "futuro", "later",
 	"mas adelante",
 )

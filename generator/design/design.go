@@ -3,7 +3,12 @@
 // and stamps the document with a front matter recording what it was
 // generated from (`fleetgen design attach`).
 //
-// Check is a heuristic reader, not a proof: it finds sentences, list items,
+// Check reads the document twice. Exactly: the decisions block the Pro
+// prompt asks for at the end of the answer (see DecisionsKey) is compared
+// with the plan, and each difference is an error naming the region and the
+// field. Heuristically, as warnings: the prose.
+//
+// The prose reading is a heuristic reader, not a proof: it finds sentences, list items,
 // table rows and code lines that recommend what the plan contradicts (etcd on
 // small nodes, a service mesh, a full Kubernetes, another distribution or
 // GitOps tool, pushing to the clusters) and the prompt's tasks that have no
@@ -39,39 +44,59 @@ var (
 )
 
 // Facts the document is checked against, taken from the fleet's plan by the
-// caller.
+// caller. Distribution and GitOps are the fleet's choices (e.g. "k3s",
+// "flux"; "k0s", "argocd" are read the same way): the rules expect them and
+// flag the others.
 type Facts struct {
 	Distribution string // "k3s"
 	GitOps       string // "flux"
+	Delivery     string // "git" | "oci"
 	Regions      []RegionFacts
 }
 
-// RegionFacts describes the nodes of one region of the plan.
+// RegionFacts describes one region of the plan. Distribution, GitOps and
+// Delivery, when set, override the fleet's.
 type RegionFacts struct {
-	Name      string
-	Nodes     int   // nodes per cluster
-	MemoryMi  int64 // memory per node, MiB
-	Datastore string
+	Name         string
+	Nodes        int   // nodes per cluster
+	MemoryMi     int64 // memory per node, MiB
+	Datastore    string
+	Distribution string `json:",omitempty"`
+	GitOps       string `json:",omitempty"`
+	Delivery     string `json:",omitempty"`
 }
 
-// Finding is one contradiction between the document and the plan.
+// Finding is one contradiction between the document and the plan. Findings
+// of the decisions block name the region (empty: fleet-wide) and the field,
+// with what the plan says (Want) and what the block says (Got).
 type Finding struct {
 	Line    int    `json:"line"` // 1-based line of the file; 0 for the whole document
 	Rule    string `json:"rule"`
 	Message string `json:"message"`
 	Excerpt string `json:"excerpt,omitempty"`
+	Region  string `json:"region,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Want    string `json:"want,omitempty"`
+	Got     string `json:"got,omitempty"`
 }
 
 // Report is the result of Check.
 type Report struct {
-	Findings []Finding `json:"findings"`
+	// Errors are exact: the decisions block contradicts the plan, or cannot
+	// be read.
+	Errors []Finding `json:"errors"`
+	// Warnings are heuristic: the prose reads as recommending what the plan
+	// contradicts, a task has no section, or the decisions block is absent.
+	Warnings []Finding `json:"warnings"`
 	// Sections maps each task (see Tasks) to the line of its heading, 0 if
 	// the document has none.
 	Sections map[string]int `json:"sections"`
+	// Decisions is the decisions block as read; nil when absent or malformed.
+	Decisions *Decisions `json:"decisions"`
 }
 
-// OK reports whether the document has no finding.
-func (r Report) OK() bool { return len(r.Findings) == 0 }
+// OK reports whether the document has neither error nor warning.
+func (r Report) OK() bool { return len(r.Errors) == 0 && len(r.Warnings) == 0 }
 
 // Check reads a design document (Markdown, Spanish or English, possibly with
 // a YAML front matter, which is skipped; line numbers are those of the file)
@@ -99,7 +124,17 @@ func Check(doc []byte, f Facts) (Report, error) {
 		return Report{}, fmt.Errorf("%w (a line such as \"## 1. Distribution\"); it does not look like a design document", ErrNoHeading)
 	}
 
-	rep := Report{Findings: []Finding{}, Sections: d.sections}
+	rep := Report{Errors: []Finding{}, Warnings: []Finding{}, Sections: d.sections}
+	block, bad := findDecisions(d.lines, d.bodyStart)
+	rep.Errors = append(rep.Errors, bad...)
+	switch {
+	case block != nil:
+		rep.Decisions = block
+		rep.Errors = append(rep.Errors, verifyDecisions(block, f, d.lines)...)
+	case len(bad) == 0:
+		rep.Warnings = append(rep.Warnings, Finding{Rule: RuleDecisionsMissing,
+			Message: "No decisions block (```yaml fleetgen-decisions: ...```, which the Pro prompt asks for at the end of the answer): nothing was checked exactly, only the heuristics below ran."})
+	}
 	seen := map[string]bool{}
 	for _, r := range buildRules(f) {
 		for start := 0; start < len(d.units); {
@@ -113,7 +148,7 @@ func Check(doc []byte, f Facts) (Report, error) {
 					continue
 				}
 				seen[key] = true
-				rep.Findings = append(rep.Findings, Finding{
+				rep.Warnings = append(rep.Warnings, Finding{
 					Line:    v.tok.line,
 					Rule:    r.id,
 					Message: r.message(v.it),
@@ -125,15 +160,15 @@ func Check(doc []byte, f Facts) (Report, error) {
 	}
 	for i, task := range Tasks() {
 		if d.sections[task] == 0 {
-			rep.Findings = append(rep.Findings, Finding{
+			rep.Warnings = append(rep.Warnings, Finding{
 				Rule:    RuleMissingSection + ":" + task,
 				Message: missingMessages[i],
 			})
 		}
 	}
 	// By line; document-level findings first, in task order.
-	sort.SliceStable(rep.Findings, func(i, j int) bool {
-		a, b := rep.Findings[i], rep.Findings[j]
+	sort.SliceStable(rep.Warnings, func(i, j int) bool {
+		a, b := rep.Warnings[i], rep.Warnings[j]
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
@@ -170,35 +205,52 @@ func excerpt(line string) string {
 	return s
 }
 
-// WriteText writes the report for people, one finding per line as
-// "NAME:LINE: RULE: MESSAGE" (no LINE for a document-level finding) followed
-// by the excerpt, then a summary line.
+// WriteText writes the report for people: errors first, then warnings, one
+// per line as "NAME:LINE: error|warning: RULE: MESSAGE" (no LINE for a
+// document-level finding) followed by the excerpt, then a summary line.
 func (r Report) WriteText(w io.Writer, name string) error {
 	var b strings.Builder
-	for _, f := range r.Findings {
-		if f.Line > 0 {
-			fmt.Fprintf(&b, "%s:%d: %s: %s\n", name, f.Line, f.Rule, f.Message)
-		} else {
-			fmt.Fprintf(&b, "%s: %s: %s\n", name, f.Rule, f.Message)
-		}
-		if f.Excerpt != "" {
-			fmt.Fprintf(&b, "\t%s\n", f.Excerpt)
+	write := func(sev string, fs []Finding) {
+		for _, f := range fs {
+			if f.Line > 0 {
+				fmt.Fprintf(&b, "%s:%d: %s: %s: %s\n", name, f.Line, sev, f.Rule, f.Message)
+			} else {
+				fmt.Fprintf(&b, "%s: %s: %s: %s\n", name, sev, f.Rule, f.Message)
+			}
+			if f.Excerpt != "" {
+				fmt.Fprintf(&b, "\t%s\n", f.Excerpt)
+			}
 		}
 	}
+	write("error", r.Errors)
+	write("warning", r.Warnings)
 	found := 0
 	for _, task := range Tasks() {
 		if r.Sections[task] > 0 {
 			found++
 		}
 	}
-	switch n := len(r.Findings); n {
-	case 0:
-		fmt.Fprintf(&b, "%s: no contradiction with the plan found; %d of 4 task sections present\n", name, found)
-	case 1:
-		fmt.Fprintf(&b, "%s: 1 finding; %d of 4 task sections present\n", name, found)
-	default:
-		fmt.Fprintf(&b, "%s: %d findings; %d of 4 task sections present\n", name, n, found)
+	block := "no decisions block"
+	switch {
+	case r.Decisions != nil && len(r.Errors) == 0:
+		block = "decisions block matches the plan"
+	case r.Decisions != nil:
+		block = "decisions block read"
+	case len(r.Errors) > 0:
+		block = "decisions block malformed"
+	}
+	if r.OK() {
+		fmt.Fprintf(&b, "%s: no contradiction with the plan found; %s; %d of 4 task sections present\n", name, block, found)
+	} else {
+		fmt.Fprintf(&b, "%s: %s, %s; %s; %d of 4 task sections present\n", name, plural(len(r.Errors), "error"), plural(len(r.Warnings), "warning"), block, found)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -34,12 +34,26 @@ func readDoc(t testing.TB, name string) []byte {
 	return b
 }
 
+// check runs Check for the heuristic tests: these documents have no
+// decisions block, and the warning saying so (tested in decisions_test.go)
+// is dropped.
 func check(t testing.TB, doc []byte, f Facts) Report {
 	t.Helper()
 	rep, err := Check(doc, f)
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
+	return withoutMissingBlock(rep)
+}
+
+func withoutMissingBlock(rep Report) Report {
+	ws := []Finding{}
+	for _, w := range rep.Warnings {
+		if w.Rule != RuleDecisionsMissing {
+			ws = append(ws, w)
+		}
+	}
+	rep.Warnings = ws
 	return rep
 }
 
@@ -55,7 +69,7 @@ func text(t testing.TB, rep Report, name string) string {
 // lineRules lists the findings as "LINE RULE".
 func lineRules(rep Report) []string {
 	var out []string
-	for _, f := range rep.Findings {
+	for _, f := range rep.Warnings {
 		out = append(out, fmt.Sprintf("%d %s", f.Line, f.Rule))
 	}
 	return out
@@ -81,7 +95,7 @@ func TestConsistentDesigns(t *testing.T) {
 			if fmt.Sprint(rep.Sections) != fmt.Sprint(c.sections) {
 				t.Errorf("sections = %v, want %v", rep.Sections, c.sections)
 			}
-			want := c.name + ": no contradiction with the plan found; 4 of 4 task sections present\n"
+			want := c.name + ": no contradiction with the plan found; no decisions block; 4 of 4 task sections present\n"
 			if got := text(t, rep, c.name); got != want {
 				t.Errorf("text = %q, want %q", got, want)
 			}
@@ -146,7 +160,7 @@ func TestContradictoryDesigns(t *testing.T) {
 				t.Error("OK() = true")
 			}
 			lines := strings.Split(string(doc), "\n")
-			for _, f := range rep.Findings {
+			for _, f := range rep.Warnings {
 				if f.Line == 0 {
 					continue
 				}
@@ -154,7 +168,7 @@ func TestContradictoryDesigns(t *testing.T) {
 					t.Errorf("line %d: excerpt %q is not the line %q", f.Line, f.Excerpt, lines[f.Line-1])
 				}
 			}
-			for _, f := range rep.Findings {
+			for _, f := range rep.Warnings {
 				if f.Rule == RuleEtcdOnSmallNode && (!strings.Contains(f.Message, `region "north-sea" (2 nodes of 2048 MiB)`) || strings.Contains(f.Message, "onshore-hub")) {
 					t.Errorf("etcd message does not name only the small region: %s", f.Message)
 				}
@@ -189,7 +203,7 @@ func TestReportJSON(t *testing.T) {
 		}
 	}
 	empty := check(t, readDoc(t, "consistent.es.md"), offshoreFacts)
-	if b, _ := json.Marshal(empty); !bytes.Contains(b, []byte(`"findings":[]`)) {
+	if b, _ := json.Marshal(empty); !bytes.Contains(b, []byte(`"warnings":[]`)) {
 		t.Errorf("no findings must marshal as [], got %s", b)
 	}
 }
@@ -205,16 +219,16 @@ func TestFrontMatterSkipped(t *testing.T) {
 		"---\n"
 	base := check(t, doc, offshoreFacts)
 	rep := check(t, append([]byte(fm), doc...), offshoreFacts)
-	if len(rep.Findings) != len(base.Findings) {
+	if len(rep.Warnings) != len(base.Warnings) {
 		t.Fatalf("front matter changed the findings:\n%s", text(t, rep, "fm.md"))
 	}
-	for i, f := range rep.Findings {
-		want := base.Findings[i].Line
+	for i, f := range rep.Warnings {
+		want := base.Warnings[i].Line
 		if want > 0 {
 			want += 5
 		}
-		if f.Line != want || f.Rule != base.Findings[i].Rule {
-			t.Errorf("finding %d: line %d %s, want line %d %s", i, f.Line, f.Rule, want, base.Findings[i].Rule)
+		if f.Line != want || f.Rule != base.Warnings[i].Rule {
+			t.Errorf("finding %d: line %d %s, want line %d %s", i, f.Line, f.Rule, want, base.Warnings[i].Rule)
 		}
 	}
 	if rep.Sections[TaskDistribution] != 10 {
@@ -224,14 +238,14 @@ func TestFrontMatterSkipped(t *testing.T) {
 	// "..." also closes a front matter, and a BOM and CRLF line endings are fine.
 	crlf := "\uFEFF---\r\ntitle: x\r\n...\r\n" + strings.ReplaceAll(string(doc), "\n", "\r\n")
 	rep = check(t, []byte(crlf), offshoreFacts)
-	if len(rep.Findings) != len(base.Findings) || rep.Findings[1].Line != base.Findings[1].Line+3 {
+	if len(rep.Warnings) != len(base.Warnings) || rep.Warnings[1].Line != base.Warnings[1].Line+3 {
 		t.Errorf("BOM + CRLF + '...':\n%s", text(t, rep, "crlf.md"))
 	}
 
 	// A front matter never closed is not one: "---" is a thematic break.
 	open := "---\ntitle: draft\n\n" + string(doc)
 	rep = check(t, []byte(open), offshoreFacts)
-	if rep.Findings[1].Line != base.Findings[1].Line+3 {
+	if rep.Warnings[1].Line != base.Warnings[1].Line+3 {
 		t.Errorf("unclosed front matter:\n%s", text(t, rep, "open.md"))
 	}
 }
@@ -265,7 +279,7 @@ func TestBadInputs(t *testing.T) {
 			if !strings.Contains(err.Error(), c.msg) {
 				t.Errorf("error %q does not say %q", err, c.msg)
 			}
-			if rep.Findings != nil || rep.Sections != nil {
+			if rep.Warnings != nil || rep.Sections != nil {
 				t.Errorf("report must be empty on error: %+v", rep)
 			}
 		})
@@ -346,7 +360,7 @@ func TestFacts(t *testing.T) {
 			`regions "a" (1 node), "b" (1 node), "c" (1 node) and 2 more are too small`},
 	} {
 		rep := check(t, etcd, Facts{Regions: c.regions})
-		if len(rep.Findings) != 1 || rep.Findings[0].Line != 4 || !strings.Contains(rep.Findings[0].Message, c.msg) {
+		if len(rep.Warnings) != 1 || rep.Warnings[0].Line != 4 || !strings.Contains(rep.Warnings[0].Message, c.msg) {
 			t.Errorf("%v: got\n%s\nwant a message with %s", c.regions, text(t, rep, "doc.md"), c.msg)
 		}
 	}
@@ -376,7 +390,7 @@ func TestFacts(t *testing.T) {
 		}
 	}
 	rep := check(t, []byte(wrap("Elegimos Flux.")), k0s)
-	if m := rep.Findings[0].Message; m != "The document chooses Flux for GitOps, but the fleet uses Argo CD." {
+	if m := rep.Warnings[0].Message; m != "The document chooses Flux for GitOps, but the fleet uses Argo CD." {
 		t.Errorf("message: %s", m)
 	}
 }

@@ -84,8 +84,8 @@ func TestWithFrontMatterCRLFAndBOM(t *testing.T) {
 	}
 	// Check sees the design below it, with the file's line numbers.
 	rep := check(t, WithFrontMatter([]byte(wrap("Usaremos Istio.")), meta), offshoreFacts)
-	if len(rep.Findings) != 1 || rep.Findings[0].Line != 4+6 {
-		t.Errorf("findings after WithFrontMatter: %+v", rep.Findings)
+	if len(rep.Warnings) != 1 || rep.Warnings[0].Line != 4+6 {
+		t.Errorf("findings after WithFrontMatter: %+v", rep.Warnings)
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 )
 
 // FuzzCheck: Check never panics, fails only with its four errors, and
-// reports lines and sections inside the document, sorted, the same way twice.
+// reports lines and sections inside the document, sorted, the same way twice;
+// errors are the decisions block's only.
 func FuzzCheck(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.md"))
 	for _, name := range files {
@@ -21,6 +22,8 @@ func FuzzCheck(f *testing.F) {
 	}
 	f.Add([]byte(wrap("No recomendamos etcd; usamos Istio.")))
 	f.Add([]byte("---\n---\n# x\n```\n"))
+	f.Add([]byte(withBlock(goodBlock)))
+	f.Add([]byte(withBlock("fleetgen-decisions: &a\n  regions: {x: *a}\n")))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		rep, err := Check(doc, offshoreFacts)
 		if err != nil {
@@ -38,19 +41,27 @@ func FuzzCheck(f *testing.F) {
 				t.Fatalf("section %s at line %d of %d", task, l, lines)
 			}
 		}
-		if !sort.SliceIsSorted(rep.Findings, func(i, j int) bool { return rep.Findings[i].Line < rep.Findings[j].Line }) {
-			t.Fatalf("findings not sorted: %+v", rep.Findings)
+		if !sort.SliceIsSorted(rep.Warnings, func(i, j int) bool { return rep.Warnings[i].Line < rep.Warnings[j].Line }) {
+			t.Fatalf("findings not sorted: %+v", rep.Warnings)
 		}
-		for _, fd := range rep.Findings {
+		for _, fd := range rep.Warnings {
 			if fd.Line < 0 || fd.Line > lines || fd.Message == "" {
 				t.Fatalf("finding outside the document (%d lines): %+v", lines, fd)
 			}
-			if (fd.Line == 0) != strings.HasPrefix(fd.Rule, RuleMissingSection+":") {
+			if (fd.Line == 0) != (strings.HasPrefix(fd.Rule, RuleMissingSection+":") || fd.Rule == RuleDecisionsMissing) {
 				t.Fatalf("line and rule disagree: %+v", fd)
 			}
 			if fd.Line > 0 && fd.Excerpt == "" {
 				t.Fatalf("no excerpt: %+v", fd)
 			}
+		}
+		for _, fd := range rep.Errors {
+			if fd.Line < 1 || fd.Line > lines || fd.Message == "" || !strings.HasPrefix(fd.Rule, "decision") {
+				t.Fatalf("error outside the document (%d lines): %+v", lines, fd)
+			}
+		}
+		if rep.Decisions != nil && (rep.Decisions.Line < 1 || rep.Decisions.Line > lines) {
+			t.Fatalf("decisions block at line %d of %d", rep.Decisions.Line, lines)
 		}
 		again, _ := Check(doc, offshoreFacts)
 		if !reflect.DeepEqual(rep, again) {

@@ -14,6 +14,8 @@ type document struct {
 	headings  []heading
 	units     []*unit
 	sections  map[string]int
+	// skip marks the lines of the decisions block: read exactly, not as prose.
+	skip map[int]bool
 }
 
 type heading struct {
@@ -96,6 +98,14 @@ func frontMatterEnd(lines []string) (n int, closed bool) {
 func parse(doc string) *document {
 	d := &document{lines: splitLines(doc)}
 	d.bodyStart, _ = frontMatterEnd(d.lines)
+	d.skip = map[int]bool{}
+	for _, b := range fencedBlocks(d.lines, d.bodyStart) {
+		if firstKey(b.body) == DecisionsKey {
+			for k := range b.body {
+				d.skip[b.start+1+k] = true
+			}
+		}
+	}
 	blocks := d.blocks()
 
 	// Headings and task sections first: a heading that starts a task never
@@ -173,7 +183,9 @@ func (d *document) blocks() []block {
 				inFence = false
 				continue
 			}
-			bs = append(bs, block{kind: bCode, lines: []int{i}, texts: []string{raw}})
+			if !d.skip[i] {
+				bs = append(bs, block{kind: bCode, lines: []int{i}, texts: []string{raw}})
+			}
 			continue
 		}
 		if m := reFence().FindStringSubmatch(raw); m != nil {

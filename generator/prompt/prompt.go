@@ -51,6 +51,11 @@ type Context struct {
 	Environment, Hardware, Challenge, Scale string
 	// Basic prompt: the two inputs of the "Tarea (Task)" sentence.
 	DeviceType, Problem string
+	// Regions are the fleet's region names. When there are any, the Pro
+	// prompt asks the assistant to end its answer with a fleetgen-decisions
+	// YAML block with one line per region (see package design); without
+	// them it is the seed's prompt as written.
+	Regions []string
 }
 
 // Options selects what Render produces.
@@ -75,6 +80,7 @@ var templates = sync.OnceValue(func() *template.Template {
 type data struct {
 	Environment, Hardware, Challenge, Scale string
 	DeviceType, Problem                     string
+	Regions                                 []string
 	Facts                                   []string
 }
 
@@ -106,6 +112,11 @@ func Render(opts Options) (string, error) {
 		Scale:       layoutBlock(c.Scale),
 		DeviceType:  layoutInline(c.DeviceType),
 		Problem:     layoutInline(c.Problem),
+	}
+	for _, r := range c.Regions {
+		if r = strings.TrimSpace(r); r != "" {
+			d.Regions = append(d.Regions, r) // DNS-1123 labels (spec validation): plain YAML keys
+		}
 	}
 	var buf bytes.Buffer
 	if err := templates().ExecuteTemplate(&buf, fmt.Sprintf("%s.%s.md", opts.Tier, opts.Lang), d); err != nil {

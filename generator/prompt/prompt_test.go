@@ -581,6 +581,7 @@ func TestGolden(t *testing.T) {
 	}
 	for _, lang := range Langs() {
 		cases[fmt.Sprintf("pro-scaffold.%s.golden", lang)] = Options{Tier: Pro, Lang: lang, Context: sample, Scaffold: sampleFacts}
+		cases[fmt.Sprintf("pro-decisions.%s.golden", lang)] = Options{Tier: Pro, Lang: lang, Context: sampleRegions, Scaffold: sampleFacts}
 	}
 	for name, o := range cases {
 		out := render(t, o)
@@ -601,5 +602,41 @@ func TestGolden(t *testing.T) {
 		if out != string(want) {
 			t.Errorf("%s differs from the golden file (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, out, want)
 		}
+	}
+}
+
+// sampleRegions is sample with the fleet's regions: the Pro prompt then asks
+// for the decisions block that `fleetgen design check` reads.
+var sampleRegions = func() Context {
+	c := sample
+	c.Regions = []string{"north-sea", "gulf-of-mexico", "campos-basin"}
+	return c
+}()
+
+func TestDecisionsBlockRequested(t *testing.T) {
+	for _, lang := range Langs() {
+		out := render(t, Options{Tier: Pro, Lang: lang, Context: sampleRegions})
+		checkTidy(t, string(lang), out)
+		checkNoTemplateSyntax(t, string(lang), out)
+		// Role, Context + 4, Task + 1..4, Constraints + 3 (the last one asks for the block), Warning + 1.
+		if got := strings.Join(shape(out), " "); got != "H H B B B B H N1 N2 N3 N4 H B B B H B" {
+			t.Errorf("%s shape = %s", lang, got)
+		}
+		block := "  ```yaml\n  fleetgen-decisions:\n    distribution: k3s | k0s | microk8s\n    gitops: flux | argocd\n    regions:\n" +
+			"      north-sea: {datastore: sqlite | etcd | dqlite, delivery: git | oci}\n" +
+			"      gulf-of-mexico: {datastore: sqlite | etcd | dqlite, delivery: git | oci}\n" +
+			"      campos-basin: {datastore: sqlite | etcd | dqlite, delivery: git | oci}\n  ```\n"
+		if !strings.Contains(out, block) {
+			t.Errorf("%s: the decisions block template is not there:\n%s", lang, out)
+		}
+		// The rest is the prompt without regions, line for line.
+		plain := render(t, Options{Tier: Pro, Lang: lang, Context: sample})
+		if got := strings.Replace(out, out[strings.Index(out, "- "+map[Lang]string{Spanish: "Termina", English: "End"}[lang]):strings.Index(out, block)+len(block)], "", 1); got != plain {
+			t.Errorf("%s: the block changed more than its bullet:\n%s", lang, got)
+		}
+	}
+	// The Basic prompt never asks for it.
+	if out := render(t, Options{Tier: Basic, Lang: Spanish, Context: sampleRegions}); strings.Contains(out, "fleetgen-decisions") {
+		t.Errorf("basic: %s", out)
 	}
 }
