@@ -94,12 +94,12 @@ type TimeWindowSpec struct {
 // UpgradeDecision is how a region's clusters upgrade K3s, for `plan` and
 // the bootstrap README.
 type UpgradeDecision struct {
-	Version string   // the pinned K3s release
-	Window  string   // the maintenance window, as shown
-	Drain   string   // what happens to the pods of a node being upgraded
-	Images  []string // what the upgrade pulls (air-gapped: the mirror must hold them)
+	Version string   `json:"version"` // the pinned K3s release
+	Window  string   `json:"window"`  // the maintenance window, as shown
+	Drain   string   `json:"drain"`   // what happens to the pods of a node being upgraded
+	Images  []string `json:"images"`  // what the upgrade pulls (air-gapped: the mirror must hold them)
 	// JobDeadlineSecs bounds one node's upgrade Job (0: SUC's default, 900 s).
-	JobDeadlineSecs int64
+	JobDeadlineSecs int64 `json:"jobDeadlineSeconds,omitempty"`
 }
 
 // decideUpgrade fills d.Upgrade and says why.
