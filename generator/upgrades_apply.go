@@ -12,9 +12,9 @@ import (
 )
 
 // refuseK3sDowngrade stops a run whose spec.k3s.version is older than the
-// version a region's Plans in the repository already pin: K3s does not
-// support downgrades (the datastore may already be migrated), and the
-// k3s-upgrade job would not take a node back. Nothing is written.
+// version a region's Plans in the repository already pin: system-upgrade-
+// controller refuses downgrades (EDGE-FACTS), and the datastore may
+// already be migrated. Nothing is written.
 func refuseK3sDowngrade(res *Result, dir string, inScope func(string) bool) error {
 	l := res.Spec
 	want, ok := spec.ParseK3sRelease(l.Spec.K3s.Version)
@@ -35,7 +35,7 @@ func refuseK3sDowngrade(res *Result, dir string, inScope func(string) bool) erro
 		for _, v := range pinnedVersions(old) {
 			have, ok := spec.ParseK3sRelease(v)
 			if ok && want.Compare(have) < 0 {
-				return l.Errorf("spec.k3s.version", "%s is older than %s, which %s already pins: K3s upgrades go forward only (system-upgrade-controller's k3s-upgrade does not downgrade a node, and the datastore may already be migrated); keep %s or a newer release, and reinstall a node to go back",
+				return l.Errorf("spec.k3s.version", "%s is older than %s, which %s already pins: K3s upgrades go forward only (system-upgrade-controller refuses a downgrade, and the datastore may already be migrated); keep %s or a newer release, and reinstall a node to go back",
 					l.Spec.K3s.Version, v, p, v)
 			}
 		}
