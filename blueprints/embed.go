@@ -1,11 +1,12 @@
 // Package blueprints holds the files of the fleet repository that a person
 // is meant to read as they are: K3s hardening files copied verbatim, and
 // text/template blueprints for prose (READMEs) and the provisioning script.
-// Kubernetes objects are not here: the generator builds them as typed
-// values.
+// Kubernetes objects are not here (the generator builds them as typed
+// values), except upstream release manifests copied verbatim (upgrade/:
+// system-upgrade-controller and its Plan CRD).
 package blueprints
 
 import "embed"
 
-//go:embed bootstrap ci repo
+//go:embed bootstrap ci repo upgrade
 var FS embed.FS

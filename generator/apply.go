@@ -333,6 +333,11 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 		}
 	}
 	inScope := scopeFunc(opts.Regions, opts.Paths)
+	if opts.UserFiles == nil {
+		if err := refuseK3sDowngrade(res, opts.Dir, inScope); err != nil {
+			return nil, err
+		}
+	}
 	files := res.Tree.Files
 	if opts.UserFiles != nil {
 		inScope = func(string) bool { return false }

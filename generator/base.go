@@ -27,7 +27,7 @@ func (p *planner) infrastructure() {
 		nss = append(nss, namespace(a.Name, p.l.Metadata.Name))
 		pols = append(pols, networkPolicies(a)...)
 	}
-	res := []string{}
+	res := []string{"system-upgrade"}
 	if len(nss) > 0 {
 		p.gen("infrastructure/base/namespaces.yaml", marshal("One namespace per app, Pod Security Admission 'restricted' enforced.", nss...))
 		p.gen("infrastructure/base/network-policies.yaml", marshal("Default deny, then allow DNS and each app's own port from inside its namespace,\nand from the site networks of apps with expose (fleet.yaml spec.apps[].expose).", pols...))
@@ -255,6 +255,9 @@ func (p *planner) regionOverlays(r *spec.Region) {
 	}
 	for _, area := range []string{"infrastructure", "apps"} {
 		k := kustomization("../../base")
+		if area == "infrastructure" {
+			k.Resources = append(k.Resources, UpgradePlansFile)
+		}
 		k.Labels = []KustomizeLabel{{Pairs: labels, IncludeSelectors: false}}
 		p.gen(path.Join(area, "regions", r.Name, "kustomization.yaml"),
 			marshal(fmt.Sprintf("Overlay of %s/base for region %s. Hand edits are kept: `fleetgen regen` merges them three-way.", area, r.Name), k))

@@ -34,6 +34,11 @@ var Footprints = map[string]Footprint{
 	"kustomize-controller":    {"Flux kustomize-controller", 64, 100, "fluxcd/flux2 manifests/bases/kustomize-controller requests"},
 	"helm-controller":         {"Flux helm-controller", 64, 100, "fluxcd/flux2 manifests/bases/helm-controller requests"},
 	"notification-controller": {"Flux notification-controller", 64, 100, "fluxcd/flux2 manifests/bases/notification-controller requests"},
+	// SUC's manifest sets no request: the figure is the Flux controllers'
+	// request, for a controller of the same kind (one Go process watching a
+	// few kinds on a small cluster). The upgrade Job runs only while its
+	// node is cordoned, so it is not part of the steady state.
+	"system-upgrade-controller": {"system-upgrade-controller", 64, 10, "fleetgen estimate: rancher/system-upgrade-controller " + SUCVersion + " manifests set no request; counted as a Flux controller's 64Mi request"},
 }
 
 // Minimum free memory left on a node after every reservation, as a share
@@ -60,6 +65,7 @@ type Decisions struct {
 	Reasons        []string
 	Budget         Budget
 	Exposed        []string // apps open to the site network, described for the docs
+	Upgrade        UpgradeDecision
 }
 
 // BudgetLine is one row of the budget table.
@@ -193,6 +199,7 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 		if s.Flux.Mode == "operator" {
 			b.add("flux-operator")
 		}
+		b.add("system-upgrade-controller")
 		for _, c := range flux {
 			if _, ok := Footprints[c]; ok {
 				b.add(c)
@@ -232,6 +239,7 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	} else {
 		d.FluxSize = "medium"
 	}
+	decideUpgrade(s, r, &d)
 	if d.Budget.MarginPercent < minMarginPercent {
 		field := "spec.hardware.memory"
 		if rf := fmt.Sprintf("spec.regions[%d].hardware.memory", ri); l.Has(rf) {

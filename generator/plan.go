@@ -78,6 +78,9 @@ func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result,
 	}
 	p := &planner{l: l, res: res, t: &res.Tree, version: toolVersion}
 	p.infrastructure()
+	if err := p.systemUpgradeController(); err != nil {
+		return nil, err
+	}
 	p.apps()
 	for i := range l.Spec.Regions {
 		r := &l.Spec.Regions[i]
@@ -86,6 +89,7 @@ func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result,
 			continue
 		}
 		p.regionOverlays(r)
+		p.k3sUpgradePlans(r, d)
 		p.clusters(r, d, l.RegionClusters(r.Name))
 		if err := p.bootstrap(r, d); err != nil {
 			return nil, err

@@ -738,6 +738,7 @@ func badCases(t *testing.T) []badCase {
 	add(badCase{name: "validate/missing-folder", setup: func(t *testing.T, dir string) []string {
 		return []string{"validate", filepath.Join(dir, "nope")}
 	}, field: "nope"})
+	cases = append(cases, upgradeBadCases(t)...)
 	return cases
 }
 

@@ -67,6 +67,7 @@ func writePlanText(w io.Writer, res *generator.Result) error {
 		fmt.Fprintf(w, "  %s poll %s (timeout %s), apply every %s (retry %s, timeout %s), jitter ±%d%%, sparse checkout %v\n",
 			src, p.GitInterval, p.GitTimeout, p.SyncInterval, p.RetryInterval, p.ApplyTimeout, p.JitterPercent, p.SparseCheckout)
 		fmt.Fprintf(w, "  nodes hold: %s\n", generator.NodeKey(res.Spec, d.Region))
+		fmt.Fprintf(w, "  k3s: %s (pinned), upgrades by system-upgrade-controller %s, window: %s\n", d.Upgrade.Version, generator.SUCVersion, d.Upgrade.Window)
 		fmt.Fprintln(w, "  why:")
 		for _, r := range d.Reasons {
 			fmt.Fprintf(w, "    - %s\n", r)
@@ -94,17 +95,18 @@ type planJSON struct {
 }
 
 type regionJSON struct {
-	Name           string            `json:"name"`
-	Clusters       int               `json:"clusters"`
-	Hardware       any               `json:"hardware"`
-	Datastore      string            `json:"datastore"`
-	FluxComponents []string          `json:"fluxComponents"`
-	FluxSize       string            `json:"fluxSize"`
-	Disabled       []string          `json:"k3sDisabled"`
-	Connectivity   generator.Profile `json:"connectivity"`
-	NodeKey        string            `json:"nodeKey"`
-	Reasons        []string          `json:"reasons"`
-	Budget         generator.Budget  `json:"budget"`
+	Name           string                    `json:"name"`
+	Clusters       int                       `json:"clusters"`
+	Hardware       any                       `json:"hardware"`
+	Datastore      string                    `json:"datastore"`
+	FluxComponents []string                  `json:"fluxComponents"`
+	FluxSize       string                    `json:"fluxSize"`
+	Disabled       []string                  `json:"k3sDisabled"`
+	Connectivity   generator.Profile         `json:"connectivity"`
+	NodeKey        string                    `json:"nodeKey"`
+	Reasons        []string                  `json:"reasons"`
+	Budget         generator.Budget          `json:"budget"`
+	Upgrades       generator.UpgradeDecision `json:"k3sUpgrades"`
 }
 
 func writePlanJSON(w io.Writer, res *generator.Result) error {
@@ -115,6 +117,7 @@ func writePlanJSON(w io.Writer, res *generator.Result) error {
 			Hardware:  map[string]any{"arch": d.Hardware.Arch, "memory": d.Hardware.Memory, "cpus": d.Hardware.CPUs, "storage": d.Hardware.Storage, "nodes": d.Hardware.Nodes},
 			Datastore: d.Datastore, FluxComponents: d.FluxComponents, FluxSize: d.FluxSize, Disabled: d.Disable,
 			Connectivity: d.Connectivity, NodeKey: generator.NodeKey(res.Spec, d.Region), Reasons: d.Reasons, Budget: d.Budget,
+			Upgrades: d.Upgrade,
 		})
 	}
 	enc := json.NewEncoder(w)

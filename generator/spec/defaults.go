@@ -39,6 +39,7 @@ func (l *Loaded) Default() {
 	def(&s.Flux.OperatorChartVersion, DefaultOperatorChartVersion)
 	def(&s.K3s.Version, DefaultK3sVersion)
 	def(&s.K3s.Datastore, DefaultDatastore)
+	defaultWindows(s)
 	def(&s.Connectivity, DefaultConnectivity)
 	def(&s.Hardware.Arch, DefaultArch)
 	def(&s.Hardware.Memory, DefaultMemory)

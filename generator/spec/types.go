@@ -39,6 +39,11 @@ type FleetSpec struct {
 	Delivery Delivery `yaml:"delivery,omitempty"`
 	// K3s settings shared by every node.
 	K3s K3s `yaml:"k3s,omitempty"`
+	// MaintenanceWindow is when K3s upgrades may start on a cluster
+	// (system-upgrade-controller Plan.spec.window), fleet-wide default; a
+	// region may set its own. Unset: upgrades start as soon as a cluster
+	// syncs a new version.
+	MaintenanceWindow *MaintenanceWindow `yaml:"maintenanceWindow,omitempty"`
 	// Hardware of a node, fleet-wide default; a region may override it.
 	Hardware Hardware `yaml:"hardware,omitempty"`
 	// Connectivity profile, fleet-wide default; a region may override it.
@@ -205,4 +210,7 @@ type Region struct {
 	RegistryMirrors []string `yaml:"registryMirrors,omitempty"`
 	// Labels are added to every node (node-label) and object of the region.
 	Labels map[string]string `yaml:"labels,omitempty"`
+	// MaintenanceWindow replaces spec.maintenanceWindow for this region
+	// (as a whole: fields are not merged).
+	MaintenanceWindow *MaintenanceWindow `yaml:"maintenanceWindow,omitempty"`
 }

@@ -142,6 +142,7 @@ func (l *Loaded) Validate() Errors {
 		v.add("spec.k3s.version", "%q is not an exact K3s release such as %s: a channel (v1.37) installs whatever patch release is current, so the nodes of a fleet drift apart", s.K3s.Version, DefaultK3sVersion)
 	}
 	v.oneOf("spec.k3s.datastore", s.K3s.Datastore, Datastores)
+	v.maintenanceWindows(s)
 	v.hardware("spec.hardware", s.Hardware, false)
 	v.oneOf("spec.connectivity", s.Connectivity, ConnectivityKinds)
 	v.badFleetKeys = !v.ageRecipients("spec.secrets.ageRecipients", s.Secrets.AgeRecipients)
