@@ -115,11 +115,11 @@ func (o *promoteOptions) run(w io.Writer, ring string) error {
 	default:
 		rev = prevRev
 	}
-	if onMain, err := repo.IsAncestor(rev, mainHead); err != nil || !onMain {
-		return fmt.Errorf("--to %s: %s is not on the history of %s (spec.git.branch); a ring only gets revisions of the fleet's branch", o.to, short(rev), s.Git.Branch)
+	if onMain, err := repo.OnFirstParents(rev, mainHead); err != nil || !onMain {
+		return fmt.Errorf("--to %s: %s is not a commit of %s (spec.git.branch, first parents); a ring only gets revisions of the fleet's branch", o.to, short(rev), s.Git.Branch)
 	}
 	if idx > 0 && !o.skip {
-		if ok, err := repo.IsAncestor(rev, prevRev); err != nil || !ok {
+		if ok, err := repo.OnFirstParents(rev, prevRev); err != nil || !ok {
 			return fmt.Errorf("ring %s runs %s, older than %s: promote %s first, or pass --skip to promote %s past it", s.Rings[idx-1].Name, short(prevRev), short(rev), s.Rings[idx-1].Name, ring)
 		}
 	}
@@ -145,7 +145,7 @@ func (o *promoteOptions) run(w io.Writer, ring string) error {
 		return nil
 	}
 	verb := "promote"
-	if back, _ := repo.IsAncestor(rev, cur); back {
+	if back, _ := repo.OnFirstParents(rev, cur); back {
 		verb = "roll back"
 	}
 	msg := fmt.Sprintf("%s %s to %s: %s\n\n%s ring %s: from %s to %s.\n\n%s: %s\nFleetgen-Ring: %s\n",

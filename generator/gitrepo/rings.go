@@ -226,3 +226,23 @@ func (r *Repo) CountBetween(base, tip plumbing.Hash) (int, error) {
 	}
 	return n, nil
 }
+
+// OnFirstParents reports whether rev is tip or on tip's first-parent
+// chain: a revision of the branch itself, not of a branch merged into it
+// nor a generated-tree commit.
+func (r *Repo) OnFirstParents(rev, tip plumbing.Hash) (bool, error) {
+	for h := tip; !h.IsZero(); {
+		if h == rev {
+			return true, nil
+		}
+		c, err := object.GetCommit(r.st, h)
+		if err != nil {
+			return false, err
+		}
+		if len(c.ParentHashes) == 0 {
+			return false, nil
+		}
+		h = c.ParentHashes[0]
+	}
+	return false, nil
+}
