@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,6 +117,42 @@ func TestPromoteMovesOnlyItsRingAndRecordsIt(t *testing.T) {
 	}
 	if out := mustFleetgen(t, "status", "--dir", dir); !strings.Contains(out, "canary  5%") || !strings.Contains(out, second[:12]) || !strings.Contains(out, first[:12]) {
 		t.Errorf("status:\n%s", out)
+	}
+
+	// plan --dir: per region, the rings, their sizes and revisions.
+	plan := mustFleetgen(t, "plan", "--dir", dir)
+	if !strings.Contains(plan, "1. canary") || !strings.Contains(plan, "runs "+second[:12]+" (0 behind main)") || !strings.Contains(plan, "runs "+first[:12]+" (2 behind main)") {
+		t.Errorf("plan --dir shows no ring revisions:\n%s", plan)
+	}
+	if !strings.Contains(plan, "  rings: canary ") || !strings.Contains(plan, "@"+second[:12]) {
+		t.Errorf("plan --dir shows no rings per region:\n%s", plan)
+	}
+	var pj struct {
+		Rings []struct {
+			Ring, Revision string
+			Clusters       int
+		}
+		Regions []struct {
+			Name  string
+			Rings []struct {
+				Name     string
+				Clusters int
+				Revision string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(mustFleetgen(t, "plan", "--dir", dir, "-o", "json")), &pj); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, r := range pj.Rings {
+		total += r.Clusters
+	}
+	if len(pj.Rings) != 3 || pj.Rings[0].Revision != second || pj.Rings[1].Revision != first || total != 9 {
+		t.Errorf("plan -o json rings: %+v", pj.Rings)
+	}
+	if ns := pj.Regions[0]; ns.Name != "north-sea" || len(ns.Rings) != 3 || ns.Rings[0].Clusters < 1 || ns.Rings[1].Clusters < 1 || ns.Rings[0].Revision != second {
+		t.Errorf("plan -o json north-sea rings: %+v", ns)
 	}
 
 	// early follows canary by default; stable then follows early.
