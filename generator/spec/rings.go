@@ -139,6 +139,9 @@ func (v *validator) rings(s *FleetSpec) {
 	if len(s.Rings) > 0 && (s.Git.Branch == "fleet" || strings.HasPrefix(s.Git.Branch, "fleet/")) {
 		v.add("spec.git.branch", "%q collides with the ring branches %s<ring>: choose another branch", s.Git.Branch, RingBranchPrefix)
 	}
+	if len(s.Rings) > 0 && s.OCI() && s.Delivery.Unit == "region" {
+		v.add("spec.delivery.unit", "region: one artifact would hold clusters of several rings; with spec.rings use unit cluster (each cluster's artifact is built from its ring's branch)")
+	}
 	for i := range s.Regions {
 		r := &s.Regions[i]
 		if len(r.Rings) == 0 {

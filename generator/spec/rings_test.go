@@ -146,6 +146,7 @@ func TestRingRefusals(t *testing.T) {
 		{"unknown cluster", threeRings, "      rings: {canary: [zz]}\n", "fleet.yaml:14: spec.regions[0].rings.canary[0]", `cluster "zz" is not a cluster of region "r1"`},
 		{"cluster of another region", threeRings, "      rings: {canary: [r2-0001]}\n", "fleet.yaml:14: spec.regions[0].rings.canary[0]", `(it is in region "r2")`},
 		{"region rings without spec.rings", "", "      rings: {canary: [a]}\n", "fleet.yaml:10: spec.regions[0].rings", "spec.rings defines none"},
+		{"rings with one artifact per region", threeRings + "  delivery: {mode: oci, repository: ghcr.io/a/f, unit: region}\n", "", "fleet.yaml:", "spec.delivery.unit: region: one artifact would hold clusters of several rings"},
 		{"branch collides", threeRings + "  git: {url: https://example.com/r.git, branch: fleet}\n", "", "", "collides with the ring branches"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
