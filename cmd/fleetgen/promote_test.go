@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -227,4 +228,25 @@ func sameMap(a, b map[string]string, ignore string) bool {
 		}
 	}
 	return true
+}
+
+// Bad rings in fleet.yaml: one error naming the field and its line, and
+// nothing written.
+func TestGenerateRefusesBadRingsWritingNothing(t *testing.T) {
+	src, err := examples.FS.ReadFile("offshore-platforms/fleet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), "  regions:\n", "  rings:\n    - {name: canary, share: 5}\n    - {name: stable, share: 90}\n  regions:\n", 1)
+	specFile := filepath.Join(t.TempDir(), "fleet.yaml")
+	writeFile(t, specFile, text)
+	out := filepath.Join(t.TempDir(), "fleet")
+	_, errs, code := fleetgen(t, "generate", "--spec", specFile, "--out", out)
+	line := strings.Count(text[:strings.Index(text, "  rings:")], "\n") + 1
+	if code == 0 || !strings.Contains(errs, specFile+":"+strconv.Itoa(line)+": spec.rings: the shares add up to 95, not 100") {
+		t.Errorf("exit %d, stderr:\n%s", code, errs)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("%s was created", out)
+	}
 }
