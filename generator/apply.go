@@ -22,6 +22,7 @@ import (
 	"github.com/fleetgen/fleetgen/generator/fsutil"
 	"github.com/fleetgen/fleetgen/generator/gitrepo"
 	"github.com/fleetgen/fleetgen/generator/merge"
+	"github.com/fleetgen/fleetgen/generator/spec"
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
 
@@ -129,6 +130,8 @@ type ApplyReport struct {
 	Created   bool // a new git repository was initialised
 	Committed bool
 	Commit    string
+	// RingsCreated lists the ring branches made at Commit (spec.rings).
+	RingsCreated []string
 }
 
 // Counts summarises the changes by action.
@@ -508,6 +511,20 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 	}
 	rep.Committed, rep.Commit = committed, h.String()
 	crashPoint("commit", 0)
+	if s := &res.Spec.Spec; s.HasRings() && !h.IsZero() {
+		// A new fleet starts with every ring on its first revision; a
+		// ring added to spec.rings later starts on this one. Existing
+		// ring branches move only with `fleetgen promote`.
+		names := make([]string, 0, len(s.Rings))
+		for _, ring := range s.RingNames() {
+			names = append(names, spec.RingBranch(ring))
+		}
+		created, err := repo.CreateBranches(names, h, s.Git.Branch, opts.Author, opts.When)
+		rep.RingsCreated = created
+		if err != nil {
+			return rep, err
+		}
+	}
 	return rep, removePending(opts.Dir)
 }
 

@@ -34,7 +34,26 @@ func (p *planner) clusters(r *spec.Region, d *Decisions, cs []spec.Cluster) {
 	if len(cs) == 0 {
 		return
 	}
-	tmpl := p.clusterFiles(r, d, spec.Cluster{Name: clusterToken, Region: r.Name})
+	if !p.l.Spec.HasRings() {
+		p.clustersOn(r, d, cs, p.l.Spec.Git.Branch)
+		return
+	}
+	// Each ring's clusters sync its branch: one rendering per ring.
+	byRing := map[string][]spec.Cluster{}
+	for _, c := range cs {
+		ring := p.l.Spec.ClusterRing(r, c.Name)
+		byRing[ring] = append(byRing[ring], c)
+	}
+	for _, ring := range p.l.Spec.RingNames() {
+		if len(byRing[ring]) > 0 {
+			p.clustersOn(r, d, byRing[ring], spec.RingBranch(ring))
+		}
+	}
+}
+
+// clustersOn writes the folders of clusters that all sync branch.
+func (p *planner) clustersOn(r *spec.Region, d *Decisions, cs []spec.Cluster, branch string) {
+	tmpl := p.clusterFiles(r, d, spec.Cluster{Name: clusterToken, Region: r.Name}, branch)
 	subst := func(c spec.Cluster) []tree.File {
 		out := make([]tree.File, 0, len(tmpl))
 		for _, f := range tmpl {
@@ -48,10 +67,10 @@ func (p *planner) clusters(r *spec.Region, d *Decisions, cs []spec.Cluster) {
 		}
 		return out
 	}
-	direct := p.clusterFiles(r, d, cs[0])
+	direct := p.clusterFiles(r, d, cs[0], branch)
 	if !sameFiles(direct, subst(cs[0])) {
 		for _, c := range cs {
-			p.t.Files = append(p.t.Files, p.clusterFiles(r, d, c)...)
+			p.t.Files = append(p.t.Files, p.clusterFiles(r, d, c, branch)...)
 		}
 		return
 	}
@@ -78,7 +97,7 @@ const clusterVarsComment = "Per-cluster values, substituted as ${VAR} in the reg
 // clusterFiles renders the thin folder a cluster's Flux syncs: its Flux
 // installation (FluxInstance, or flux-system/ in bootstrap mode), its
 // values, and the two Kustomizations that point at the region overlays.
-func (p *planner) clusterFiles(r *spec.Region, d *Decisions, c spec.Cluster) []tree.File {
+func (p *planner) clusterFiles(r *spec.Region, d *Decisions, c spec.Cluster, branch string) []tree.File {
 	dir := ClusterPath(r.Name, c.Name)
 	var files []tree.File
 	gen := func(name string, content []byte) {
@@ -86,14 +105,14 @@ func (p *planner) clusterFiles(r *spec.Region, d *Decisions, c spec.Cluster) []t
 	}
 	res := []string{}
 	if p.l.Spec.Flux.Mode == "bootstrap" {
-		sync, k := p.gotkSync(r, d, c.Name, dir)
+		sync, k := p.gotkSync(r, d, c.Name, dir, branch)
 		gen("flux-system/gotk-sync.yaml", sync)
 		gen("flux-system/kustomization.yaml", k)
 		res = append(res, "flux-system")
 	} else {
 		gen("flux-instance.yaml", marshal(
 			"Flux itself, managed from git after the first boot installed it (bootstrap/"+r.Name+"/manifests).",
-			p.fluxInstance(r, d, c.Name)))
+			p.fluxInstance(r, d, c.Name, branch)))
 		res = append(res, "flux-instance.yaml")
 	}
 	gen("cluster-vars.yaml", marshal(clusterVarsComment, p.clusterVars(r, c)))
@@ -178,8 +197,9 @@ func sparseDirs(region, cluster string) []string {
 }
 
 // fluxInstance is the Flux Operator's description of Flux on one cluster.
-// cluster may be ClusterPlaceholder (the bootstrap copy).
-func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster string) *FluxInstance {
+// cluster may be ClusterPlaceholder (the bootstrap copy); branch is what
+// it syncs in git mode (spec.git.branch, or its ring's branch).
+func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster, branch string) *FluxInstance {
 	s := &p.l.Spec
 	prof := d.Connectivity
 	fi := &FluxInstance{TypeMeta: typeMeta("fluxcd.controlplane.io/v1", "FluxInstance"), ObjectMeta: objectMeta("flux", FluxNamespace)}
@@ -218,7 +238,7 @@ func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster string) *Fl
 	fi.Spec.Sync = &FluxSync{
 		Kind:       sourcev1.GitRepositoryKind,
 		URL:        p.gitURL(r),
-		Ref:        "refs/heads/" + s.Git.Branch,
+		Ref:        "refs/heads/" + branch,
 		Path:       ClusterPath(r.Name, cluster),
 		PullSecret: s.Git.SecretName,
 		Interval:   prof.GitInterval,
@@ -269,7 +289,7 @@ func jsonPatchAddAll(ops [][2]string) string {
 // gotkSync writes the classic `flux bootstrap` files. gotk-components.yaml
 // is not written: it comes from `flux install --export` (see the README),
 // never from a copy fleetgen would have to keep in step with Flux.
-func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir string) (sync, kust []byte) {
+func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir, branch string) (sync, kust []byte) {
 	s := &p.l.Spec
 	prof := d.Connectivity
 	repo := &sourcev1.GitRepository{TypeMeta: typeMeta(sourcev1.GroupVersion.String(), sourcev1.GitRepositoryKind), ObjectMeta: objectMeta(FluxNamespace, FluxNamespace)}
@@ -277,7 +297,7 @@ func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir string) (s
 		URL:       p.gitURL(r),
 		Interval:  duration(prof.GitInterval),
 		Timeout:   ptrDuration(prof.GitTimeout),
-		Reference: &sourcev1.GitRepositoryRef{Branch: s.Git.Branch},
+		Reference: &sourcev1.GitRepositoryRef{Branch: branch},
 	}
 	if s.Git.SecretName != "" {
 		repo.Spec.SecretRef = &meta.LocalObjectReference{Name: s.Git.SecretName}

@@ -25,6 +25,11 @@ const (
 	InfrastructureName = "infrastructure"
 	AppsName           = "apps"
 	ClusterPlaceholder = "CLUSTER_NAME" // replaced by provision.sh on the node
+	// RingPlaceholder is replaced by provision.sh with the cluster's ring
+	// (from bootstrap/<region>/rings.txt) in a fleet with spec.rings.
+	RingPlaceholder = "CLUSTER_RING"
+	// RingsFile lists, in bootstrap/<region>/, each cluster's ring.
+	RingsFile = "rings.txt"
 	// PruneAnnotation set to "disabled" keeps an object when its file
 	// leaves the folder a pruning Kustomization applies.
 	PruneAnnotation = "kustomize.toolkit.fluxcd.io/prune"

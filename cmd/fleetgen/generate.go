@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -197,6 +198,9 @@ func printReport(w io.Writer, rep *generator.ApplyReport, dryRun bool, dir strin
 			}
 		}
 		fmt.Fprintf(w, "%s: %s; committed %s (%s)\n", dir, summary, shortHash(rep.Commit), took.Round(time.Millisecond))
+	}
+	if len(rep.RingsCreated) > 0 {
+		fmt.Fprintf(w, "ring branches created at %s: %s (move them with fleetgen promote)\n", shortHash(rep.Commit), strings.Join(rep.RingsCreated, ", "))
 	}
 }
 

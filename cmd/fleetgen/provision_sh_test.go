@@ -99,7 +99,11 @@ func provisionRepo(t *testing.T, example string) string {
 		t.Fatal(err)
 	}
 	repo := filepath.Join(dir, example)
-	mustFleetgen(t, append([]string{"generate", "--spec", filepath.Join("../../examples", example, "fleet.yaml"), "--out", repo, "-q"}, testAuthor...)...)
+	specFile := filepath.Join("../../examples", example, "fleet.yaml")
+	if _, err := os.Stat(specFile); err != nil {
+		specFile = filepath.Join("../../generator/testdata/cases", example, "fleet.yaml") // a golden case
+	}
+	mustFleetgen(t, append([]string{"generate", "--spec", specFile, "--out", repo, "-q"}, testAuthor...)...)
 	provisionRepos[example] = repo
 	return repo
 }
@@ -624,6 +628,36 @@ func TestProvisionRegistryCA(t *testing.T) {
 		want := "configs:\n  \"registry.north-sea.acme-energy.example\":\n    tls:\n      ca_file: /etc/rancher/k3s/registry-ca.crt\n"
 		if !strings.HasSuffix(reg, want) || !strings.Contains(reg, "mirrors:") {
 			t.Errorf("registries.yaml:\n%s", reg)
+		}
+	})
+}
+
+// With spec.rings, the first-boot sync follows the cluster's ring (from
+// rings.txt, explicit lists included); a cluster the region's rings.txt
+// does not know is refused before anything is written.
+func TestProvisionWritesTheRing(t *testing.T) {
+	eachShell(t, func(t *testing.T, sh string) {
+		n := newNode(t, sh, "farm-lab-rings", "valle-norte")
+		writeFile(t, filepath.Join(n.dir, "manifests/flux-components.yaml"), "# flux install --export\napiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}\n")
+		writeScript(t, filepath.Join(n.dir, "airgap/install.sh"), standInAirgapInstaller)
+		writeScript(t, filepath.Join(n.dir, "airgap/k3s"), "#!/bin/sh\n")
+		writeFile(t, filepath.Join(n.dir, "airgap/k3s-airgap-images-arm64.tar.zst"), "images")
+		env := []string{"FLEETGEN_GIT_SECRET_FILE=" + n.secretFile("git.yaml", gitSecret("flux-system"))}
+		out, code := n.run("provision.sh", false, env, "granja-norte-0001")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+		got := n.read(filepath.Join(manifestsDir, "flux-sync.yaml"))
+		if !strings.Contains(got, "branch: fleet/ring/canary\n") || strings.Contains(got, "CLUSTER_RING") || !strings.Contains(got, "clusters/valle-norte/granja-norte-0001") {
+			t.Errorf("flux-sync.yaml of a canary:\n%s", got)
+		}
+		m := newNode(t, sh, "farm-lab-rings", "valle-norte")
+		out, code = m.run("provision.sh", false, env, "granja-norte-0099")
+		if code == 0 || !strings.Contains(out, "granja-norte-0099 is not in") {
+			t.Errorf("an unknown cluster: exit %d\n%s", code, out)
+		}
+		if m.exists("etc/rancher/k3s/config.yaml") {
+			t.Error("provision.sh wrote the K3s configuration of an unknown cluster")
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -80,6 +81,12 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 		branch = "detached HEAD"
 	}
 	fmt.Fprintf(w, "%s at %s (%s): %d artifacts, one per %s, to %s\n", o.dir, src.Commit[:12], branch, len(src.Units), s.Delivery.Unit, repo)
+	for _, ring := range s.RingNames() {
+		fmt.Fprintf(w, "  ring %s: its clusters' artifacts from %s at %s\n", ring, spec.RingBranch(ring), src.RingCommits[ring][:12])
+	}
+	if n := len(src.NotInRing); n > 0 {
+		fmt.Fprintf(w, "  %d cluster(s) left out: their ring's revision has no folder for them yet (promote their ring): %s\n", n, strings.Join(src.NotInRing, ", "))
+	}
 	if target != s.Delivery.Repository {
 		fmt.Fprintf(w, "note: the clusters pull from oci://%s, not from %s\n", s.Delivery.Repository, target)
 	}

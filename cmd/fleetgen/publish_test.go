@@ -343,3 +343,40 @@ func TestPublishRefusesAnArtifactThatWouldNotBuild(t *testing.T) {
 		t.Errorf("a north-europe artifact was pushed:\n%s", out)
 	}
 }
+
+// With spec.rings, publish builds each cluster's artifact from its ring's
+// branch: a commit on main reaches no ship until its ring is promoted, and
+// then only that ring's ships.
+func TestPublishBuildsEachClusterFromItsRing(t *testing.T) {
+	needGit(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	src := readFile(t, "../../examples/cargo-ships/fleet.yaml")
+	src = strings.Replace(src, "  regions:\n", "  rings:\n    - {name: canary, share: 0}\n    - {name: stable, share: 100}\n  regions:\n", 1)
+	src = strings.Replace(src, "      clusterCount: 3\n", "      clusterCount: 3\n      rings: {canary: [tp-ship-0001]}\n", 1)
+	specFile := filepath.Join(t.TempDir(), "fleet.yaml")
+	writeFile(t, specFile, src)
+	dir := filepath.Join(t.TempDir(), "cargo")
+	mustFleetgen(t, append([]string{"generate", "--spec", specFile, "--out", dir}, testAuthor...)...)
+	repo := ociRegistry(t)
+	out := mustFleetgen(t, "publish", "--dir", dir, "--registry", repo)
+	if !strings.Contains(out, "5 pushed") || !strings.Contains(out, "ring canary: its clusters' artifacts from fleet/ring/canary") {
+		t.Fatalf("first publish:\n%s", out)
+	}
+	base := "apps/base/engine-telemetry/kustomization.yaml"
+	writeFile(t, filepath.Join(dir, base), readFile(t, filepath.Join(dir, base))+"# tuned for the canary\n")
+	git(t, dir, "commit", "-qam", "tune engine-telemetry")
+	if out := mustFleetgen(t, "publish", "--dir", dir, "--registry", repo); !strings.Contains(out, "0 pushed") || !strings.Contains(out, "5 unchanged") {
+		t.Fatalf("publish before any promote pushed something:\n%s", out)
+	}
+	mustFleetgen(t, append([]string{"promote", "--dir", dir, "canary"}, testAuthor...)...)
+	out = mustFleetgen(t, "publish", "--dir", dir, "--registry", repo)
+	if !strings.Contains(out, "1 pushed") || !strings.Contains(out, "pushed      "+repo+":tp-ship-0001  sha256:") {
+		t.Fatalf("publish after promoting canary:\n%s", out)
+	}
+	if got := string(pullAs(t, repo, "tp-ship-0001", v1.Hash{}).Files[base]); !strings.Contains(got, "# tuned for the canary") {
+		t.Errorf("the canary ship's artifact lacks the promoted edit:\n%s", got)
+	}
+	if got := string(pullAs(t, repo, "tp-ship-0002", v1.Hash{}).Files[base]); strings.Contains(got, "# tuned") {
+		t.Errorf("a stable ship got the edit before stable was promoted")
+	}
+}

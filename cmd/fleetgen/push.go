@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/fleetgen/fleetgen/generator/gitrepo"
+	"github.com/fleetgen/fleetgen/generator/spec"
 )
 
 type pushOptions struct {
@@ -68,6 +69,11 @@ func (o *pushOptions) run(cmd *cobra.Command) error {
 		ctx = context.Background()
 	}
 	po := gitrepo.PushOptions{Remote: o.remote, Timeout: o.timeout}
+	if l, err := loadRepoSpec(o.dir); err == nil {
+		for _, ring := range l.Spec.RingNames() {
+			po.Also = append(po.Also, spec.RingBranch(ring)) // the rings travel with the branch
+		}
+	}
 	if !o.quiet {
 		po.Progress = remoteMessages(cmd.ErrOrStderr())
 	}
@@ -103,6 +109,16 @@ func (o *pushOptions) run(cmd *cobra.Command) error {
 	}
 	if res.TrackingUpdated {
 		fmt.Fprintf(out, "%s is now %s\n", t.Tracking, res.New.String()[:12])
+	}
+	for _, b := range res.Also {
+		switch {
+		case b.UpToDate:
+			fmt.Fprintf(out, "  %s: up to date at %s\n", b.Branch, b.New.String()[:12])
+		case b.Old.IsZero():
+			fmt.Fprintf(out, "  %s: new branch at %s\n", b.Branch, b.New.String()[:12])
+		default:
+			fmt.Fprintf(out, "  %s: %s..%s\n", b.Branch, b.Old.String()[:12], b.New.String()[:12])
+		}
 	}
 	if t.Named && !t.Upstream && res.Old.IsZero() && !res.UpToDate {
 		fmt.Fprintf(out, "(%s has no upstream: `git -C %s branch --set-upstream-to=%s/%s` makes a plain git push and git pull use it)\n", t.Branch, o.dir, t.Remote, dest)

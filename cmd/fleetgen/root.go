@@ -46,6 +46,8 @@ clusters by the thousand, check the AI's design document against the repository.
 		newInventoryCmd(),
 		newDesignCmd(),
 		newPushCmd(),
+		newPromoteCmd(),
+		newStatusCmd(),
 		newPublishCmd(),
 		newVersionCmd(),
 		newSchemaCmd(),

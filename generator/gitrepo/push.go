@@ -49,6 +49,17 @@ type PushOptions struct {
 	Who Author
 	// Timeout bounds connecting and the whole exchange (0: 2 minutes).
 	Timeout time.Duration
+	// Also lists more local branches (the ring branches of spec.rings)
+	// pushed in the same request to the branches of the same names on the
+	// same remote, never forced; a missing local branch is skipped.
+	Also []string
+}
+
+// PushedBranch is one of PushOptions.Also after the push.
+type PushedBranch struct {
+	Branch   string
+	Old, New plumbing.Hash
+	UpToDate bool
 }
 
 // PushResult says what happened.
@@ -68,6 +79,8 @@ type PushResult struct {
 	// LegacyBase): clones then regenerate without a base until the next
 	// fleetgen run merges the ref into the branch.
 	LegacyRef bool
+	// Also: what happened to PushOptions.Also.
+	Also []PushedBranch
 	// Auth describes the credentials used ("FLEETGEN_GIT_TOKEN as
 	// user x-access-token", "ssh-agent", ...), never their value.
 	Auth string
@@ -157,27 +170,42 @@ func (r *Repo) Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 	if rf, err := remoteRefs.Reference(target.Dest); err == nil {
 		res.Old = rf.Hash()
 	}
-	if res.Old == res.New {
-		res.UpToDate = true
-		res.TrackingUpdated, err = r.updateTracking(target, res.New, o.Who)
-		return res, err
+	res.UpToDate = res.Old == res.New
+	var cmds []*packp.Command
+	news := []plumbing.Hash{}
+	if !res.UpToDate {
+		if err := r.checkFastForward(target, target.Branch, target.Dest, res.Old, res.New); err != nil {
+			return nil, err
+		}
+		cmds = append(cmds, &packp.Command{Name: target.Dest, Old: res.Old, New: res.New})
+		news = append(news, res.New)
 	}
-	if !res.Old.IsZero() {
-		ff, known, err := r.isAncestor(res.Old, res.New)
+	for _, b := range o.Also {
+		h, ok, err := r.BranchHash(b)
 		if err != nil {
 			return nil, err
 		}
-		if !ff {
-			what := "the remote's " + shortBranch(target.Dest) + " has commits that your " + target.Branch + " does not have (" + short(res.Old) + ")"
-			if known {
-				what = "your " + target.Branch + " and the remote's " + shortBranch(target.Dest) + " (" + short(res.Old) + ") have diverged"
-			}
-			return nil, &PushError{
-				Setting: "non-fast-forward push to " + target.Display,
-				Problem: what + "; fleetgen never forces a push",
-				WayOut:  "fetch and merge or rebase with git first (`git pull`, resolve, commit), then run fleetgen push again",
-			}
+		if !ok {
+			continue
 		}
+		pb := PushedBranch{Branch: b, New: h}
+		dest := plumbing.NewBranchReferenceName(b)
+		if rf, err := remoteRefs.Reference(dest); err == nil {
+			pb.Old = rf.Hash()
+		}
+		pb.UpToDate = pb.Old == pb.New
+		if !pb.UpToDate {
+			if err := r.checkFastForward(target, b, dest, pb.Old, pb.New); err != nil {
+				return nil, err
+			}
+			cmds = append(cmds, &packp.Command{Name: dest, Old: pb.Old, New: pb.New})
+			news = append(news, pb.New)
+		}
+		res.Also = append(res.Also, pb)
+	}
+	if len(cmds) == 0 {
+		res.TrackingUpdated, err = r.updateTracking(target, res.New, o.Who)
+		return res, err
 	}
 
 	// What the server lacks: everything reachable from New, less what its
@@ -196,7 +224,7 @@ func (r *Repo) Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 	if sh, err := r.st.Shallow(); err == nil {
 		haves = append(haves, sh...)
 	}
-	hashes, err := revlist.Objects(r.st, []plumbing.Hash{res.New}, haves)
+	hashes, err := revlist.Objects(r.st, news, haves)
 	if err != nil {
 		return nil, fmt.Errorf("list the objects to push: %w", err)
 	}
@@ -211,7 +239,10 @@ func (r *Repo) Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 			req.Capabilities.Set(capability.Sideband)
 		}
 	}
-	req.Commands = []*packp.Command{{Name: target.Dest, Old: res.Old, New: res.New}}
+	req.Commands = cmds
+	if len(cmds) > 1 && ar.Capabilities.Supports(capability.Atomic) {
+		req.Capabilities.Set(capability.Atomic) // all the branches or none
+	}
 	window := uint(10)
 	if cfg, err := r.st.Config(); err == nil && cfg.Pack.Window > 0 {
 		window = cfg.Pack.Window
@@ -249,7 +280,50 @@ func (r *Repo) Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 	if res.TrackingUpdated, err = r.updateTracking(target, res.New, o.Who); err != nil {
 		return res, fmt.Errorf("pushed, but %w", err)
 	}
+	for _, pb := range res.Also {
+		if t := alsoTracking(target, pb.Branch); t != "" && !pb.UpToDate {
+			tt := *target
+			tt.Tracking = t
+			if _, err := r.updateTracking(&tt, pb.New, o.Who); err != nil {
+				return res, fmt.Errorf("pushed, but %w", err)
+			}
+		}
+	}
 	return res, nil
+}
+
+// alsoTracking is the remote-tracking ref of another branch pushed to a
+// named remote, when the main branch's follows git's default fetch
+// refspec (refs/remotes/<remote>/<branch>); "" otherwise.
+func alsoTracking(t *PushTarget, branch string) plumbing.ReferenceName {
+	if !t.Named || t.Tracking != plumbing.ReferenceName("refs/remotes/"+t.Remote+"/"+shortBranch(t.Dest)) {
+		return ""
+	}
+	return plumbing.ReferenceName("refs/remotes/" + t.Remote + "/" + branch)
+}
+
+// checkFastForward refuses a push of local (at new) to dest (at old on the
+// remote) that is not a fast-forward.
+func (r *Repo) checkFastForward(target *PushTarget, local string, dest plumbing.ReferenceName, old, new plumbing.Hash) error {
+	if old.IsZero() {
+		return nil
+	}
+	ff, known, err := r.isAncestor(old, new)
+	if err != nil {
+		return err
+	}
+	if ff {
+		return nil
+	}
+	what := "the remote's " + shortBranch(dest) + " has commits that your " + local + " does not have (" + short(old) + ")"
+	if known {
+		what = "your " + local + " and the remote's " + shortBranch(dest) + " (" + short(old) + ") have diverged"
+	}
+	return &PushError{
+		Setting: "non-fast-forward push to " + target.Display,
+		Problem: what + "; fleetgen never forces a push",
+		WayOut:  "fetch and merge or rebase with git first (`git pull`, resolve, commit), then run fleetgen push again",
+	}
 }
 
 // updateTracking moves the remote-tracking ref to h, as git does after a

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // CommittedFile is a file of a commit's tree.
@@ -32,11 +33,25 @@ func (r *Repo) ListHeadTree(prefixes []string) (commit plumbing.Hash, files []Co
 	return r.readHeadTree(prefixes, false)
 }
 
+// ListTreeAt is ListHeadTree of another commit (a ring's branch head).
+func (r *Repo) ListTreeAt(commit plumbing.Hash, prefixes []string) ([]CommittedFile, error) {
+	c, err := object.GetCommit(r.st, commit)
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", commit, err)
+	}
+	_, files, _, err := r.readTree(c.Hash, c.TreeHash, prefixes, false)
+	return files, err
+}
+
 func (r *Repo) readHeadTree(prefixes []string, content bool) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {
 	ch, th, err := r.headTree()
 	if err != nil || th.IsZero() {
 		return plumbing.ZeroHash, nil, false, err
 	}
+	return r.readTree(ch, th, prefixes, content)
+}
+
+func (r *Repo) readTree(ch, th plumbing.Hash, prefixes []string, content bool) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {
 	var walkErr error
 	err = r.walkTreeIn(th, prefixes, func(p string, mode filemode.FileMode, h plumbing.Hash) {
 		if walkErr != nil || (mode != filemode.Regular && mode != filemode.Executable && mode != filemode.Deprecated) {

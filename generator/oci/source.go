@@ -25,6 +25,12 @@ type Source struct {
 	Branch string // HEAD's branch, "" when detached
 	Spec   *spec.Loaded
 	Units  []Unit
+	// RingCommits: with spec.rings, each ring's branch head, whose tree
+	// its clusters' artifacts are built from (instead of HEAD's).
+	RingCommits map[string]string
+	// NotInRing lists the clusters left out because their ring's
+	// revision does not have their folder yet (promote the ring).
+	NotInRing []string
 
 	repo    *gitrepo.Repo
 	mu      sync.Mutex
@@ -113,6 +119,11 @@ func FromCommit(dir string) (*Source, error) {
 		files[i] = File{Path: f.Path, Executable: f.Executable, Hash: f.Hash.String()}
 	}
 	src := &Source{Commit: commit.String(), Spec: l, Units: Units(l, files), repo: repo, blobs: map[string][]byte{}, checked: map[string]func() error{}}
+	if l.Spec.HasRings() {
+		if err := src.ringUnits(); err != nil {
+			return nil, err
+		}
+	}
 	if ref, err := repo.Git().Head(); err == nil && ref.Name().IsBranch() {
 		src.Branch = ref.Name().Short()
 	}
@@ -122,6 +133,53 @@ func FromCommit(dir string) (*Source, error) {
 		}
 	}
 	return src, nil
+}
+
+// ringUnits replaces each cluster's unit with the one built from its
+// ring's branch head: what the ring was promoted to is what its clusters
+// get, with the same tags. Ring membership is HEAD's fleet.yaml's. A
+// cluster whose folder the ring's revision lacks (added after it) is left
+// out until the ring is promoted.
+func (s *Source) ringUnits() error {
+	l := s.Spec
+	s.RingCommits = map[string]string{}
+	byRing := map[string]map[string]Unit{}
+	for _, ring := range l.Spec.RingNames() {
+		h, ok, err := s.repo.BranchHash(spec.RingBranch(ring))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("ring %s has no branch %s: run fleetgen regen to create it, then promote", ring, spec.RingBranch(ring))
+		}
+		committed, err := s.repo.ListTreeAt(h, RepoPrefixes())
+		if err != nil {
+			return err
+		}
+		files := make([]File, len(committed))
+		for i, f := range committed {
+			files[i] = File{Path: f.Path, Executable: f.Executable, Hash: f.Hash.String()}
+		}
+		s.RingCommits[ring] = h.String()
+		m := map[string]Unit{}
+		for _, u := range Units(l, files) {
+			m[u.Tag] = u
+		}
+		byRing[ring] = m
+	}
+	var units []Unit
+	for _, u := range s.Units {
+		r, _ := l.Region(u.Region)
+		ring := l.Spec.ClusterRing(r, u.Clusters[0])
+		ru, ok := byRing[ring][u.Tag]
+		if !ok || len(ru.Files) == 0 || !hasClusterFolders(ru) {
+			s.NotInRing = append(s.NotInRing, u.Tag)
+			continue
+		}
+		units = append(units, ru)
+	}
+	s.Units = units
+	return nil
 }
 
 func hasClusterFolders(u Unit) bool {

@@ -120,6 +120,9 @@ func loadAs(fsys fs.FS, name, display string) (*Loaded, error) {
 		if err := l.addInventory(rows); err != nil {
 			return nil, err
 		}
+		if err := l.checkRingMembers(); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -193,6 +196,11 @@ func Parse(data []byte, file string) (*Loaded, error) {
 		return nil, errs
 	}
 	l.expandClusters()
+	if l.Spec.Inventory == "" {
+		if err := l.checkRingMembers(); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
 }
 

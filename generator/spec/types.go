@@ -56,6 +56,9 @@ type FleetSpec struct {
 	// Inventory is an optional CSV or YAML file, relative to fleet.yaml,
 	// listing clusters (name, region, labels, values) for large fleets.
 	Inventory string `yaml:"inventory,omitempty"`
+	// Rings stage every change: each ring syncs its own branch
+	// fleet/ring/<name>, moved only by `fleetgen promote` (see rings.go).
+	Rings []Ring `yaml:"rings,omitempty"`
 	// Regions each get an overlay and a bootstrap folder.
 	Regions []Region `yaml:"regions"`
 }
@@ -213,4 +216,7 @@ type Region struct {
 	// MaintenanceWindow replaces spec.maintenanceWindow for this region
 	// (as a whole: fields are not merged).
 	MaintenanceWindow *MaintenanceWindow `yaml:"maintenanceWindow,omitempty"`
+	// Rings puts named clusters of this region in a ring (ring name ->
+	// cluster names), overriding the hash; the others are hashed.
+	Rings map[string][]string `yaml:"rings,omitempty"`
 }

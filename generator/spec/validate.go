@@ -170,6 +170,7 @@ func (l *Loaded) Validate() Errors {
 	} else {
 		v.regions(s)
 	}
+	v.rings(s)
 	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
 	return v.errs
 }
