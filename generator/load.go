@@ -244,7 +244,7 @@ func gitHost(u string) string {
 // Published limits (checked late 2026 in the sources named). Figures per
 // the limit's own window.
 const (
-	gitlabSource    = "https://about.gitlab.com/blog/2020/12/17/automation-check-in-and-rate-limit-changes-on-gitlab-dot-com/ (limits listed at https://docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom)"
+	gitlabSource    = "https://about.gitlab.com/blog/2020/12/17/automation-check-in-and-rate-limit-changes-on-gitlab-dot-com/"
 	bitbucketSource = "https://support.atlassian.com/bitbucket-cloud/docs/api-request-limits/"
 	githubSource    = "https://github.com/orgs/community/discussions/24841"
 	dockerSource    = "https://docs.docker.com/docker-hub/usage/pulls/"

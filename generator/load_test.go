@@ -157,15 +157,33 @@ func TestLoadWarnings(t *testing.T) {
 }
 
 func TestLoadDockerHubWarning(t *testing.T) {
-	res, err := Plan(loadExample(t, "cargo-ships", [2]string{"ghcr.io/", "docker.io/"}))
-	if err != nil {
-		t.Fatal(err)
+	load := func(edits ...[2]string) *LoadModel {
+		t.Helper()
+		res, err := Plan(loadExample(t, "cargo-ships", edits...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Load(res, LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
 	}
-	m, err := Load(res, LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
+	hub := [2]string{"ghcr.io/", "docker.io/"}
+	// A handful of ships: far below 200 pulls in 6 hours.
+	if m := load(hub); len(m.Warnings) != 0 || !m.Limits[0].Applies {
+		t.Errorf("small fleet on Docker Hub: warnings %v, limits %+v", m.Warnings, m.Limits)
 	}
-	t.Logf("server %s, limits %+v, warnings %v", m.Server, m.Limits, m.Warnings)
+	// 300 ships: a commit to the bases is 300 pulls (manifest GETs) with
+	// the fleet's one pull credential.
+	m := load(hub, [2]string{"clusterCount: 3", "clusterCount: 300"})
+	if len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "200 pulls per 6 hours") || !strings.Contains(m.Warnings[0], "https://docs.docker.com/") {
+		t.Errorf("300 ships on Docker Hub: warnings %v", m.Warnings)
+	}
+	// The same fleet on ghcr.io: no Docker Hub limit applies.
+	if m := load([2]string{"clusterCount: 3", "clusterCount: 300"}); len(m.Warnings) != 0 {
+		t.Errorf("ghcr.io warned: %v", m.Warnings)
+	}
 }
 
 func TestBandwidthOverride(t *testing.T) {

@@ -135,7 +135,7 @@ func writeLoadText(w io.Writer, m *generator.LoadModel) {
 	fmt.Fprintln(w, "   interval with jitter, then the download at the bandwidth; request headers and TLS are not counted)")
 	fmt.Fprintln(w, "  published limits:")
 	for _, c := range m.Limits {
-		state := "does not apply (other server)"
+		state := "not checked (another server, or other credentials)"
 		switch {
 		case c.Applies && c.Exceeded:
 			state = fmt.Sprintf("EXCEEDED: %.0f %s", c.Value, c.Unit)
