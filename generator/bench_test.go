@@ -31,6 +31,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,4 +272,30 @@ func BenchmarkRegenOneRegion5000(b *testing.B) {
 	b.ReportMetric(ms(plan, b.N), "plan-ms")
 	b.ReportMetric(ms(chk, b.N), "check-ms")
 	b.ReportMetric(ms(apply, b.N), "apply-ms")
+}
+
+// BenchmarkLoad5000 is the load model of plan at 5,000 clusters (git: two
+// sample packs; oci: two artifacts per region).
+func BenchmarkLoad5000(b *testing.B) {
+	for _, mode := range []string{"git", "oci"} {
+		b.Run(mode, func(b *testing.B) {
+			src := fleetspec.Spec(benchRegions, benchPerRegion, "")
+			if mode == "oci" {
+				src = []byte(strings.Replace(string(src), "    secretName: flux-system\n", "    secretName: flux-system\n  delivery:\n    mode: oci\n    repository: ghcr.io/acme-energy/offshore-fleet\n", 1))
+			}
+			l, err := spec.Parse(src, "fleet.yaml")
+			if err != nil {
+				b.Fatal(err)
+			}
+			res := benchPlan(b, l)
+			b.ResetTimer()
+			for range b.N {
+				m, err := Load(res, LoadOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(m.Fleet.EgressPerRegionCommit), "egress-B/commit")
+			}
+		})
+	}
 }

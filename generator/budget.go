@@ -124,6 +124,9 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	memQ := resource.MustParse(hw.Memory)
 	nodeMi := memQ.Value() / (1 << 20)
 	d := Decisions{Region: r.Name, Hardware: hw, Connectivity: Profiles[r.Connectivity], Disable: []string{"traefik", "servicelb"}}
+	if r.Bandwidth != "" {
+		d.Connectivity.Bandwidth, d.Connectivity.BandwidthBasis = r.Bandwidth, "fleet.yaml (bandwidth)"
+	}
 	d.Reasons = append(d.Reasons, "traefik and servicelb disabled: clusters only pull (no inbound port); apps get ClusterIP Services that only pods of their own namespace may reach (NetworkPolicy), unless spec.apps[].expose opens a NodePort to the site network")
 	d.Exposed = exposedApps(s.Apps)
 	for _, a := range s.Apps {

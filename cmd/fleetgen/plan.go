@@ -14,20 +14,28 @@ import (
 )
 
 type planOptions struct {
-	specPath string
-	dir      string
-	output   string
+	specPath      string
+	dir           string
+	output        string
+	commitsPerDay float64
 }
 
 func newPlanCmd() *cobra.Command {
-	o := &planOptions{output: "text"}
+	o := &planOptions{output: "text", commitsPerDay: generator.DefaultCommitsPerDay}
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show the decisions and the memory budget for each region, without writing anything",
 		Long: `Show, for each region, what fleetgen decided from the hardware and the link — datastore,
 Flux components and size, K3s components disabled, connectivity settings — and why, with
 the memory budget of a node: K3s, each Flux component, each app's requests, against the
-node's memory, and the margin left. When nothing fits, plan (and generate) refuse.`,
+node's memory, and the margin left. When nothing fits, plan (and generate) refuse.
+
+Then the fleet's load model, from the rendered files: polls and requests per minute at the
+git server or registry, bytes a site downloads per commit that touches it and per commit
+that does not, the fleet's egress per commit and per day at --commits-per-day, the time a
+site needs to converge after an outage at its link's bandwidth, and the published rate
+limits of the server (GitLab.com, Bitbucket, GitHub, Docker Hub), with a warning when the
+fleet would exceed one.`,
 		Example: `  fleetgen plan
   fleetgen plan --spec fleet.yaml --output json`,
 		Args: cobra.NoArgs,
@@ -48,6 +56,9 @@ node's memory, and the margin left. When nothing fits, plan (and generate) refus
 			if err != nil {
 				return err
 			}
+			if o.commitsPerDay <= 0 {
+				return fmt.Errorf("--commits-per-day %v: must be more than 0", o.commitsPerDay)
+			}
 			res, err := generator.Plan(l)
 			if err != nil {
 				return err
@@ -62,15 +73,24 @@ node's memory, and the margin left. When nothing fits, plan (and generate) refus
 					return err
 				}
 			}
-			if o.output == "json" {
-				return writePlanJSON(cmd.OutOrStdout(), res, rings)
+			load, err := generator.Load(res, generator.LoadOptions{CommitsPerDay: o.commitsPerDay})
+			if err != nil {
+				return err
 			}
-			return writePlanText(cmd.OutOrStdout(), res, rings)
+			if o.output == "json" {
+				return writePlanJSON(cmd.OutOrStdout(), res, rings, load)
+			}
+			if err := writePlanText(cmd.OutOrStdout(), res, rings); err != nil {
+				return err
+			}
+			writeLoadText(cmd.OutOrStdout(), load)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&o.specPath, "spec", "", "fleet.yaml to read (default: the built-in offshore example)")
 	cmd.Flags().StringVar(&o.dir, "dir", "", "a fleet repository: plan its fleet.yaml and show the revision each ring runs")
 	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "output format: text or json")
+	cmd.Flags().Float64Var(&o.commitsPerDay, "commits-per-day", o.commitsPerDay, "commits to the fleet repository per day, for the load model (each touching one region)")
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
 	return cmd
 }
@@ -133,8 +153,54 @@ func writePlanText(w io.Writer, res *generator.Result, status []ringStatus) erro
 		row("node memory", fmt.Sprintf("%dMi", b.NodeMemoryMi), "")
 		row("margin", fmt.Sprintf("%dMi (%d%%)", b.MarginMi, b.MarginPercent), "")
 	}
-	fmt.Fprintln(w, "\nFigures and their sources: fleetgen plan --output json (or generator/budget.go).")
 	return nil
+}
+
+func writeLoadText(w io.Writer, m *generator.LoadModel) {
+	what := "git, every site syncs the whole repository"
+	if m.Mode == "oci" {
+		what = "OCI, one artifact per " + m.Unit
+	}
+	fmt.Fprintf(w, "\nLoad model (%s; server %s; %g commits a day, each touching one region):\n", what, m.Server, m.CommitsPerDay)
+	if m.Mode == "git" {
+		fmt.Fprintf(w, "  every new commit: a depth-1 clone of the whole repository, %s (%d B), on every site\n", generator.FormatBytes(m.GitPackBytes), m.GitPackBytes)
+	} else if m.Sampled {
+		fmt.Fprintf(w, "  artifact sizes from a sample: the first and last cluster's artifact of each region (%d built)\n", m.Artifacts)
+	}
+	row := func(cols ...string) {
+		fmt.Fprintf(w, "  %-14s %8s %6s %9s %10s %10s %11s %9s %9s %10s\n", cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9])
+	}
+	row("region", "clusters", "poll", "polls/min", "req/min", "site/touch", "site/other", "egress/rc", "bandwidth", "converge")
+	for _, r := range m.Regions {
+		row(r.Region, fmt.Sprint(r.Clusters), r.PollInterval, fmt.Sprintf("%.1f", r.PollsPerMinute), fmt.Sprintf("%.1f", r.RequestsPerMinute),
+			generator.FormatBytes(r.SiteBytesTouching), generator.FormatBytes(r.SiteBytesOther), generator.FormatBytes(r.EgressPerRegionCommit),
+			r.Bandwidth, generator.FormatSeconds(r.ConvergeSeconds))
+	}
+	f := m.Fleet
+	row("fleet", fmt.Sprint(f.Clusters), "", fmt.Sprintf("%.1f", f.PollsPerMinute), fmt.Sprintf("%.1f", f.RequestsPerMinute), "", "", generator.FormatBytes(f.EgressPerRegionCommit), "", "")
+	fmt.Fprintf(w, "  peak requests/min (the poll interval after a commit every site downloads): %.0f\n", f.PeakRequestsPerMinute)
+	fmt.Fprintf(w, "  fleet egress: %s per commit every site downloads, %s per commit touching one region (mean), %s per day; %.0f downloads a day\n",
+		generator.FormatBytes(f.EgressPerFleetCommit), generator.FormatBytes(f.EgressPerRegionCommit), generator.FormatBytes(f.EgressPerDay), f.DownloadsPerDay)
+	fmt.Fprintln(w, "  (site/touch: one site's download for a commit that changes what it applies; site/other: for one that does not;")
+	fmt.Fprintln(w, "   egress/rc: all of a region's sites for a commit touching that region; converge: after an outage, one poll")
+	fmt.Fprintln(w, "   interval with jitter, then the download at the bandwidth; request headers and TLS are not counted)")
+	fmt.Fprintln(w, "  published limits:")
+	for _, c := range m.Limits {
+		state := "not checked (another server, or other credentials)"
+		switch {
+		case c.Applies && c.Exceeded:
+			state = fmt.Sprintf("EXCEEDED: %.0f %s", c.Value, c.Unit)
+		case c.Applies:
+			state = fmt.Sprintf("ok: %.1f %s", c.Value, c.Unit)
+		case c.Max == 0:
+			state = "no figure to check"
+		}
+		fmt.Fprintf(w, "    %s: %s — %s [%s]\n", c.Service, c.Limit, state, c.Source)
+	}
+	for _, x := range m.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", x)
+	}
+	fmt.Fprintln(w, "\nFigures and their sources: fleetgen plan --output json (or generator/budget.go, generator/load.go).")
 }
 
 type planJSON struct {
@@ -143,6 +209,8 @@ type planJSON struct {
 	Files    int          `json:"files"`
 	Rings    []ringStatus `json:"rings,omitempty"`
 	Regions  []regionJSON `json:"regions"`
+	// Load is the load model (generator.LoadModel; README "Load model").
+	Load *generator.LoadModel `json:"load"`
 }
 
 // regionRingJSON is a ring's part of a region.
@@ -169,8 +237,8 @@ type regionJSON struct {
 	Upgrades       generator.UpgradeDecision `json:"k3sUpgrades"`
 }
 
-func writePlanJSON(w io.Writer, res *generator.Result, status []ringStatus) error {
-	out := planJSON{Fleet: res.Spec.Metadata.Name, Clusters: len(res.Spec.Clusters), Files: len(res.Tree.Files), Rings: status}
+func writePlanJSON(w io.Writer, res *generator.Result, status []ringStatus, load *generator.LoadModel) error {
+	out := planJSON{Fleet: res.Spec.Metadata.Name, Clusters: len(res.Spec.Clusters), Files: len(res.Tree.Files), Rings: status, Load: load}
 	s := &res.Spec.Spec
 	if s.HasRings() && status == nil {
 		for i, n := range totalRingSizes(res.Spec) {

@@ -67,6 +67,7 @@ func (l *Loaded) Default() {
 		r := &s.Regions[i]
 		def(&r.ClusterPrefix, r.Name)
 		def(&r.Connectivity, s.Connectivity)
+		def(&r.Bandwidth, s.Bandwidth)
 	}
 }
 

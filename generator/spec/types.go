@@ -48,6 +48,11 @@ type FleetSpec struct {
 	Hardware Hardware `yaml:"hardware,omitempty"`
 	// Connectivity profile, fleet-wide default; a region may override it.
 	Connectivity string `yaml:"connectivity,omitempty"`
+	// Bandwidth of a site's link (bits per second: "256kbit", "2Mbit",
+	// "1Gbit"), fleet-wide; a region may override it. Default: the
+	// connectivity profile's (see fleetgen plan). Only the load model in
+	// plan reads it.
+	Bandwidth string `yaml:"bandwidth,omitempty"`
 	// Secrets: age recipients that may decrypt SOPS files, fleet-wide
 	// (the operators' keys; never given to a node).
 	Secrets Secrets `yaml:"secrets,omitempty"`
@@ -201,6 +206,8 @@ type Region struct {
 	// Overrides of the fleet defaults.
 	Hardware     *Hardware `yaml:"hardware,omitempty"`
 	Connectivity string    `yaml:"connectivity,omitempty"`
+	// Bandwidth overrides spec.bandwidth for this region's sites.
+	Bandwidth string `yaml:"bandwidth,omitempty"`
 	// AgeRecipients are the region's own age public keys: the region's
 	// nodes hold the matching private key (never the fleet-wide one).
 	// Required when spec.secrets.ageRecipients is set.

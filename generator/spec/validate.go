@@ -145,6 +145,7 @@ func (l *Loaded) Validate() Errors {
 	v.maintenanceWindows(s)
 	v.hardware("spec.hardware", s.Hardware, false)
 	v.oneOf("spec.connectivity", s.Connectivity, ConnectivityKinds)
+	v.bandwidth("spec.bandwidth", s.Bandwidth)
 	v.badFleetKeys = !v.ageRecipients("spec.secrets.ageRecipients", s.Secrets.AgeRecipients)
 	if s.Inventory != "" && !(strings.HasSuffix(s.Inventory, ".csv") || strings.HasSuffix(s.Inventory, ".yaml") || strings.HasSuffix(s.Inventory, ".yml")) {
 		v.add("spec.inventory", "%q must be a .csv, .yaml or .yml file", s.Inventory)
@@ -241,6 +242,7 @@ func (v *validator) regions(s *FleetSpec) {
 		if _, set := v.l.lines[p+".connectivity"]; set {
 			v.oneOf(p+".connectivity", r.Connectivity, ConnectivityKinds)
 		}
+		v.bandwidth(p+".bandwidth", r.Bandwidth)
 		if r.GitURL != "" {
 			v.gitURL(p+".gitURL", r.GitURL)
 			if s.OCI() && r.Connectivity != "air-gapped" {
@@ -631,4 +633,41 @@ func short(s string) string {
 // lazyRegexp compiles expr on first use (not at start-up of every command).
 func lazyRegexp(expr string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
+func (v *validator) bandwidth(field, s string) {
+	if s == "" {
+		return
+	}
+	if _, err := ParseBandwidth(s); err != nil {
+		v.add(field, "%v", err)
+	}
+}
+
+// Bandwidth limits: below a kilobit nothing syncs; above 100 Gbit/s is a typo.
+const (
+	minBandwidth = 1_000
+	maxBandwidth = 100_000_000_000
+)
+
+var bandwidthRe = lazyRegexp(`^([0-9]+(\.[0-9]+)?)(bit|kbit|Mbit|Gbit)$`)
+
+// ParseBandwidth reads a link's bandwidth such as "256kbit", "2Mbit" or
+// "1.5Mbit" (decimal units, bits per second, as tc and link datasheets
+// write them) and returns bits per second.
+func ParseBandwidth(s string) (int64, error) {
+	m := bandwidthRe().FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a bandwidth such as 256kbit, 2Mbit or 1Gbit (bits per second; units bit, kbit, Mbit, Gbit)", s)
+	}
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q: %v", s, err)
+	}
+	mult := map[string]float64{"bit": 1, "kbit": 1e3, "Mbit": 1e6, "Gbit": 1e9}[m[3]]
+	bps := n * mult
+	if bps < minBandwidth || bps > maxBandwidth {
+		return 0, fmt.Errorf("%q is outside 1kbit..100Gbit", s)
+	}
+	return int64(bps), nil
 }
