@@ -2,6 +2,7 @@ package generator
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -95,6 +96,10 @@ func (p *planner) clusterFiles(r *spec.Region, d *Decisions, c spec.Cluster) []t
 			"Flux itself, managed from git after the first boot installed it (bootstrap/"+r.Name+"/manifests).",
 			p.fluxInstance(r, d, c.Name)))
 		res = append(res, "flux-instance.yaml")
+	}
+	if sec := CosignKeysSecret(&p.l.Spec); sec != nil {
+		gen("cosign-keys.yaml", marshal(cosignKeysComment, sec))
+		res = append(res, "cosign-keys.yaml")
 	}
 	gen("cluster-vars.yaml", marshal(clusterVarsComment, p.clusterVars(r, c)))
 	infra := p.fluxKustomization(r, d, InfrastructureName, "./infrastructure/regions/"+r.Name, nil)
@@ -196,6 +201,15 @@ func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster string) *Fl
 		Patch:  jsonPatchAdd("/spec/template/spec/containers/0/args/-", fmt.Sprintf("--interval-jitter-percentage=%d", prof.JitterPercent)),
 	}}
 	srcOps := [][2]string{{"/spec/timeout", prof.GitTimeout}}
+	if v := ociVerification(s); v != nil {
+		// The operator's sync has no verify field: patched onto the
+		// OCIRepository it renders (JSON is YAML).
+		b, err := json.Marshal(v)
+		if err != nil {
+			panic(err)
+		}
+		srcOps = append(srcOps, [2]string{"/spec/verify", string(b)})
+	}
 	if !s.OCI() {
 		if v := s.Git.VerifySecretName; v != "" {
 			srcOps = append(srcOps, [2]string{"/spec/verify", "{mode: HEAD, secretRef: {name: " + v + "}}"})
@@ -255,6 +269,41 @@ func ArtifactTag(s *spec.FleetSpec, region, cluster string) string {
 	return cluster
 }
 
+// ociVerification is the OCIRepository's spec.verify (nil: none).
+func ociVerification(s *spec.FleetSpec) *sourcev1.OCIRepositoryVerification {
+	v := s.Delivery.Verify
+	if !s.OCI() || v == nil {
+		return nil
+	}
+	out := &sourcev1.OCIRepositoryVerification{Provider: v.Provider}
+	if v.SecretName != "" {
+		out.SecretRef = &meta.LocalObjectReference{Name: v.SecretName}
+	}
+	for _, id := range v.MatchOIDCIdentity {
+		out.MatchOIDCIdentity = append(out.MatchOIDCIdentity, sourcev1.OIDCIdentityMatch{Issuer: id.Issuer, Subject: id.Subject})
+	}
+	return out
+}
+
+// CosignKeysSecret is the Secret of the public keys clusters verify their
+// artifact with (nil: no key-based verification). Public keys only: it
+// is not a credential and is committed. source-controller tries every
+// data key ending in .pub.
+func CosignKeysSecret(s *spec.FleetSpec) *corev1.Secret {
+	v := s.Delivery.Verify
+	if !s.OCI() || v == nil || len(v.PublicKeys) == 0 {
+		return nil
+	}
+	sec := &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: objectMeta(v.SecretName, FluxNamespace), Type: corev1.SecretTypeOpaque}
+	sec.StringData = map[string]string{}
+	for i, k := range v.PublicKeys {
+		sec.StringData[fmt.Sprintf("cosign-%d.pub", i+1)] = strings.TrimSpace(k) + "\n"
+	}
+	return sec
+}
+
+const cosignKeysComment = "Public keys only (not a credential): the cosign keys this cluster's OCIRepository\nverifies its artifact with (spec.delivery.verify.publicKeys). source-controller accepts\nan artifact signed by any *.pub key here."
+
 func jsonPatchAdd(p, value string) string { return jsonPatchAddAll([][2]string{{p, value}}) }
 
 // jsonPatchAddAll writes a JSON6902 patch of "add" operations as YAML text.
@@ -300,6 +349,7 @@ func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir string) (s
 		if n := s.Delivery.PullSecret; n != "" {
 			oci.Spec.SecretRef = &meta.LocalObjectReference{Name: n}
 		}
+		oci.Spec.Verify = ociVerification(s)
 		source = oci
 	}
 	ks := &kustomizev1.Kustomization{TypeMeta: typeMeta(kustomizev1.GroupVersion.String(), kustomizev1.KustomizationKind), ObjectMeta: objectMeta(FluxNamespace, FluxNamespace)}

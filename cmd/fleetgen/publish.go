@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -11,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetgen/fleetgen/generator/oci"
+	"github.com/fleetgen/fleetgen/generator/sign"
 	"github.com/fleetgen/fleetgen/generator/spec"
 )
 
@@ -20,6 +23,9 @@ type publishOptions struct {
 	dryRun   bool
 	timeout  time.Duration
 	jobs     int
+	// cosignKey is a cosign private key file; its password comes from
+	// COSIGN_PASSWORD, as cosign reads it.
+	cosignKey string
 }
 
 func newPublishCmd() *cobra.Command {
@@ -49,6 +55,7 @@ overwritten. On a failure publish says what it pushed before it; a rerun finishe
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "check the registry and say what would be pushed, push nothing")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", o.timeout, "limit for the registry's answers about one artifact")
 	cmd.Flags().IntVar(&o.jobs, "jobs", o.jobs, "artifacts pushed at once")
+	cmd.Flags().StringVar(&o.cosignKey, "cosign-key", "", "sign every artifact with this cosign private key (cosign generate-key-pair; password from "+sign.PasswordEnv+"); artifacts already signed by it are not signed again")
 	return cmd
 }
 
@@ -59,9 +66,26 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	if o.timeout <= 0 || o.jobs <= 0 {
 		return fmt.Errorf("--timeout and --jobs must be positive")
 	}
+	// The key first: a missing file or a wrong password must stop the
+	// run before anything is pushed.
+	var signer *sign.Signer
+	if o.cosignKey != "" {
+		b, err := os.ReadFile(o.cosignKey)
+		if err != nil {
+			return fmt.Errorf("--cosign-key: %w", err)
+		}
+		if signer, err = sign.LoadKey(b, []byte(os.Getenv(sign.PasswordEnv))); err != nil {
+			return fmt.Errorf("--cosign-key %s: %w; nothing pushed", o.cosignKey, err)
+		}
+	}
 	src, err := oci.FromCommit(o.dir)
 	if err != nil {
 		return err
+	}
+	if signer != nil {
+		if err := checkSignerTrusted(&src.Spec.Spec, signer); err != nil {
+			return fmt.Errorf("--cosign-key %s: %w; nothing pushed", o.cosignKey, err)
+		}
 	}
 	s := &src.Spec.Spec
 	target := s.Delivery.Repository
@@ -85,14 +109,18 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	}
 	rep, pubErr := oci.Publish(ctx, src.Units, src.Build, oci.PublishOptions{
 		Repository: repo, Fleet: src.Spec.Metadata.Name, Keychain: authn.DefaultKeychain,
-		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun,
+		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun, Signer: signer,
 	})
 	for _, out := range rep.Outcomes {
 		was := ""
 		if out.Action != oci.Unchanged && out.Previous.Hex != "" {
 			was = " (was " + shortDigest(out.Previous.String()) + ")"
 		}
-		fmt.Fprintf(w, "%-10s  %s:%s  %s  %s%s\n", out.Action, repo, out.Tag, shortDigest(out.Digest.String()), humanBytes(out.Size), was)
+		sig := ""
+		if out.Signature != "" {
+			sig = ", " + string(out.Signature)
+		}
+		fmt.Fprintf(w, "%-10s  %s:%s  %s  %s%s%s\n", out.Action, repo, out.Tag, shortDigest(out.Digest.String()), humanBytes(out.Size), was, sig)
 	}
 	pushed, pushedBytes := rep.Count(oci.Pushed)
 	would, wouldBytes := rep.Count(oci.WouldPush)
@@ -106,7 +134,31 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 		return nil
 	}
 	fmt.Fprintf(w, "%d pushed (%s), %d unchanged\n", pushed, humanBytes(pushedBytes), same)
+	if signer != nil {
+		n := 0
+		for _, out := range rep.Outcomes {
+			if out.Signature == oci.Signed {
+				n++
+			}
+		}
+		fmt.Fprintf(w, "%d signed, %d already signed by this key (cosign, %s)\n", n, len(rep.Outcomes)-n, repo)
+	}
 	return nil
+}
+
+// checkSignerTrusted refuses a key the clusters would not trust: when the
+// spec lists public keys, the signing key must be one of them.
+func checkSignerTrusted(s *spec.FleetSpec, signer *sign.Signer) error {
+	v := s.Delivery.Verify
+	if v == nil || len(v.PublicKeys) == 0 {
+		return nil
+	}
+	for _, k := range v.PublicKeys {
+		if strings.TrimSpace(k) == strings.TrimSpace(string(signer.PublicPEM)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("its public key is not in spec.delivery.verify.publicKeys, so the clusters would reject what it signs (add it there first, regenerate, publish with the old key, then switch)")
 }
 
 func shortDigest(d string) string {

@@ -119,7 +119,40 @@ type Delivery struct {
 	// created on the node by provision.sh, never committed) the clusters
 	// pull with. Empty for a registry that allows anonymous pulls.
 	PullSecret string `yaml:"pullSecret,omitempty"`
+	// Verify makes every cluster check the cosign signature of its
+	// artifact before applying it (OCIRepository spec.verify); publish
+	// signs with --cosign-key (key-based) or the CI signs keyless.
+	Verify *Verify `yaml:"verify,omitempty"`
 }
+
+// Verify is how clusters check their artifact's signature: with public
+// keys (offline: no Rekor, Fulcio or TUF root is contacted, what an
+// air-gapped region needs) or keyless (a Fulcio certificate issued to the
+// CI's OIDC identity, checked against the public Sigstore instance).
+type Verify struct {
+	// Provider: "cosign" (the default and the only one offered).
+	Provider string `yaml:"provider,omitempty"`
+	// SecretName is the flux-system Secret holding PublicKeys (default
+	// cosign-pub). It holds public keys only: it is committed in git.
+	SecretName string `yaml:"secretName,omitempty"`
+	// PublicKeys are cosign public keys (PEM, `cosign public-key`); an
+	// artifact signed by any of them is accepted. Two during a key
+	// rotation.
+	PublicKeys []string `yaml:"publicKeys,omitempty"`
+	// MatchOIDCIdentity is keyless verification: an artifact signed with a
+	// certificate whose issuer and subject match one entry (Go regular
+	// expressions) is accepted.
+	MatchOIDCIdentity []OIDCIdentity `yaml:"matchOIDCIdentity,omitempty"`
+}
+
+// OIDCIdentity is an issuer and subject pair of regular expressions.
+type OIDCIdentity struct {
+	Issuer  string `yaml:"issuer"`
+	Subject string `yaml:"subject"`
+}
+
+// Keyless reports whether verification is keyless.
+func (v *Verify) Keyless() bool { return v != nil && len(v.MatchOIDCIdentity) > 0 }
 
 // K3s settings.
 type K3s struct {
