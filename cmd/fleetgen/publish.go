@@ -26,6 +26,9 @@ type publishOptions struct {
 	// cosignKey is a cosign private key file; its password comes from
 	// COSIGN_PASSWORD, as cosign reads it.
 	cosignKey string
+	// unsignedRefs is a file publish writes the repo@digest of every
+	// artifact without a signature tag into (keyless signing in CI).
+	unsignedRefs string
 }
 
 func newPublishCmd() *cobra.Command {
@@ -55,6 +58,7 @@ overwritten. On a failure publish says what it pushed before it; a rerun finishe
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "check the registry and say what would be pushed, push nothing")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", o.timeout, "limit for the registry's answers about one artifact")
 	cmd.Flags().IntVar(&o.jobs, "jobs", o.jobs, "artifacts pushed at once")
+	cmd.Flags().StringVar(&o.unsignedRefs, "unsigned-refs", "", "write to this file REPOSITORY@DIGEST of every artifact that has no cosign signature yet, one a line (for keyless `cosign sign` in CI; a rerun lists what is still unsigned)")
 	cmd.Flags().StringVar(&o.cosignKey, "cosign-key", "", "sign every artifact with this cosign private key (cosign generate-key-pair; password from "+sign.PasswordEnv+"); artifacts already signed by it are not signed again")
 	return cmd
 }
@@ -65,6 +69,9 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	}
 	if o.timeout <= 0 || o.jobs <= 0 {
 		return fmt.Errorf("--timeout and --jobs must be positive")
+	}
+	if o.unsignedRefs != "" && o.cosignKey != "" {
+		return fmt.Errorf("--unsigned-refs lists what is left for another signer; with --cosign-key publish signs everything itself")
 	}
 	// The key first: a missing file or a wrong password must stop the
 	// run before anything is pushed.
@@ -110,7 +117,19 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	rep, pubErr := oci.Publish(ctx, src.Units, src.Build, oci.PublishOptions{
 		Repository: repo, Fleet: src.Spec.Metadata.Name, Keychain: authn.DefaultKeychain,
 		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun, Signer: signer,
+		FindUnsigned: o.unsignedRefs != "",
 	})
+	if o.unsignedRefs != "" && pubErr == nil {
+		var b strings.Builder
+		for _, out := range rep.Outcomes {
+			if out.Signature == oci.Unsigned {
+				fmt.Fprintf(&b, "%s@%s\n", repo, out.Digest)
+			}
+		}
+		if err := os.WriteFile(o.unsignedRefs, []byte(b.String()), 0o644); err != nil {
+			return fmt.Errorf("--unsigned-refs: %w", err)
+		}
+	}
 	for _, out := range rep.Outcomes {
 		was := ""
 		if out.Action != oci.Unchanged && out.Previous.Hex != "" {

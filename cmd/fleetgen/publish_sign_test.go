@@ -170,3 +170,33 @@ func TestPublishBadCosignKey(t *testing.T) {
 		}
 	})
 }
+
+// TestPublishListsUnsignedRefs: --unsigned-refs writes repo@digest of
+// each artifact that has no signature tag (what the CI's keyless cosign
+// sign signs), and nothing once they are signed.
+func TestPublishListsUnsignedRefs(t *testing.T) {
+	dir := cargoRepo(t)
+	repo := ociRegistry(t)
+	list := filepath.Join(t.TempDir(), "unsigned.txt")
+	mustFleetgen(t, "publish", "--dir", dir, "--registry", repo, "--unsigned-refs", list)
+	b, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(b))
+	if len(lines) != 5 {
+		t.Fatalf("unsigned refs:\n%s", b)
+	}
+	for _, l := range lines {
+		if _, err := name.NewDigest(l, name.StrictValidation); err != nil || !strings.HasPrefix(l, repo+"@sha256:") {
+			t.Errorf("%q is not a digest reference in %s: %v", l, repo, err)
+		}
+	}
+	key, _ := writeKey(t, "pw")
+	t.Setenv("COSIGN_PASSWORD", "pw")
+	mustFleetgen(t, "publish", "--dir", dir, "--registry", repo, "--cosign-key", key)
+	mustFleetgen(t, "publish", "--dir", dir, "--registry", repo, "--unsigned-refs", list)
+	if b, _ := os.ReadFile(list); len(b) != 0 {
+		t.Errorf("signed artifacts listed as unsigned:\n%s", b)
+	}
+}

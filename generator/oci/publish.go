@@ -49,6 +49,10 @@ type PublishOptions struct {
 	// format (the sha256-<hex>.sig tag). Load it before Publish: a bad key
 	// must stop the run before anything is pushed.
 	Signer *sign.Signer
+	// FindUnsigned, without a Signer, marks the artifacts whose signature
+	// tag does not exist (Unsigned): what a keyless `cosign sign` in CI
+	// still has to sign. A rerun lists those still unsigned.
+	FindUnsigned bool
 }
 
 // DefaultTimeout bounds each artifact's requests: a registry that does not
@@ -87,6 +91,10 @@ const (
 	Signed        SigAction = "signed"
 	AlreadySigned SigAction = "already signed"
 	WouldSign     SigAction = "would sign"
+	// Unsigned: no signature tag (FindUnsigned); HasSignature: one exists
+	// (not checked: keyless signatures need Sigstore to verify).
+	Unsigned     SigAction = "unsigned"
+	HasSignature SigAction = "has a signature"
 )
 
 // Report lists the outcomes sorted by tag. After a failure it holds what
@@ -269,6 +277,18 @@ func publishOne(ctx context.Context, u Unit, build func(Unit) (*Artifact, error)
 // sign does, so signatures by other keys (a rotation) are kept.
 func signOne(ctx context.Context, out Outcome, o PublishOptions, puller *remote.Puller, pusher *remote.Pusher, timeout time.Duration) (Outcome, error) {
 	if o.Signer == nil {
+		if !o.FindUnsigned {
+			return out, nil
+		}
+		ref := o.Repository.Tag(sign.SignatureTag(out.Digest.String()))
+		switch _, err := puller.Get(ctx, ref); {
+		case err == nil:
+			out.Signature = HasSignature
+		case isNotFound(err):
+			out.Signature = Unsigned
+		default:
+			return out, registryError("check "+ref.String(), err, timeout)
+		}
 		return out, nil
 	}
 	payload := sign.Payload(o.Repository.Name(), out.Digest.String())
