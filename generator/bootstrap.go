@@ -312,7 +312,7 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 	files = append(files, firstBootFile{Name: "flux-git-secret.yaml", Secret: true})
 	secret, url, secretCmd := s.Git.SecretName, p.gitURL(r), gitSecretCommand(s.Git.SecretName, p.gitURL(r))
 	if s.OCI() {
-		secret, url, secretCmd = s.Delivery.PullSecret, OCIURL(s), ociSecretCommand(s.Delivery.PullSecret, s.Delivery.Repository)
+		secret, url, secretCmd = s.Delivery.PullSecret, RegionOCIURL(s, r), ociSecretCommand(s.Delivery.PullSecret, s.RegionRepository(r))
 	}
 	var env []string
 	if secret != "" {

@@ -241,7 +241,7 @@ func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster string) *Fl
 		// The operator renders an OCIRepository following the tag Ref
 		// (flux-operator internal/builder/templates.go syncTmpl).
 		fi.Spec.Sync.Kind = sourcev1.OCIRepositoryKind
-		fi.Spec.Sync.URL = OCIURL(s)
+		fi.Spec.Sync.URL = RegionOCIURL(s, r)
 		fi.Spec.Sync.Ref = ArtifactTag(s, r.Name, cluster)
 		fi.Spec.Sync.PullSecret = s.Delivery.PullSecret
 	}
@@ -258,6 +258,10 @@ func (p *planner) sourceKind() string {
 
 // OCIURL is the OCIRepository URL of a fleet in oci delivery mode.
 func OCIURL(s *spec.FleetSpec) string { return "oci://" + s.Delivery.Repository }
+
+// RegionOCIURL is the OCIRepository URL region r's clusters pull from
+// (its registry mirror when regions[].delivery.repository is set).
+func RegionOCIURL(s *spec.FleetSpec, r *spec.Region) string { return "oci://" + s.RegionRepository(r) }
 
 // ArtifactTag is the tag of the artifact a cluster syncs in oci delivery
 // mode: the cluster's name (unit cluster), or its region's (unit region).
@@ -341,7 +345,7 @@ func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir string) (s
 	if s.OCI() {
 		oci := &sourcev1.OCIRepository{TypeMeta: typeMeta(sourcev1.GroupVersion.String(), sourcev1.OCIRepositoryKind), ObjectMeta: objectMeta(FluxNamespace, FluxNamespace)}
 		oci.Spec = sourcev1.OCIRepositorySpec{
-			URL:       OCIURL(s),
+			URL:       RegionOCIURL(s, r),
 			Reference: &sourcev1.OCIRepositoryRef{Tag: ArtifactTag(s, r.Name, cluster)},
 			Interval:  duration(prof.GitInterval),
 			Timeout:   ptrDuration(prof.GitTimeout),

@@ -114,20 +114,60 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	if target != s.Delivery.Repository {
 		fmt.Fprintf(w, "note: the clusters pull from oci://%s, not from %s\n", s.Delivery.Repository, target)
 	}
-	rep, pubErr := oci.Publish(ctx, src.Units, src.Build, oci.PublishOptions{
+	targets := []publishTarget{{repo: repo, units: src.Units}}
+	for i := range s.Regions {
+		r := &s.Regions[i]
+		if r.Delivery == nil || r.Delivery.Repository == "" {
+			continue
+		}
+		mr, err := name.NewRepository(r.Delivery.Repository, name.StrictValidation)
+		if err != nil {
+			return fmt.Errorf("spec.regions[%d].delivery.repository: %w", i, err)
+		}
+		var us []oci.Unit
+		for _, u := range src.Units {
+			if u.Region == r.Name {
+				us = append(us, u)
+			}
+		}
+		targets = append(targets, publishTarget{repo: mr, units: us, region: r.Name})
+	}
+	var unsigned strings.Builder
+	for _, t := range targets {
+		if t.region != "" {
+			fmt.Fprintf(w, "region %s pulls from its mirror %s: %d artifacts\n", t.region, t.repo, len(t.units))
+		}
+		if err := publishTo(ctx, w, o, src, signer, t.repo, t.units, &unsigned); err != nil {
+			return err
+		}
+	}
+	if o.unsignedRefs != "" {
+		if err := os.WriteFile(o.unsignedRefs, []byte(unsigned.String()), 0o644); err != nil {
+			return fmt.Errorf("--unsigned-refs: %w", err)
+		}
+	}
+	return nil
+}
+
+// publishTarget is one repository publish pushes to: the fleet's (every
+// artifact) or a region's mirror (that region's artifacts).
+type publishTarget struct {
+	repo   name.Repository
+	units  []oci.Unit
+	region string
+}
+
+// publishTo publishes units to repo and prints what it did; the refs of
+// unsigned artifacts are added to unsigned.
+func publishTo(ctx context.Context, w io.Writer, o *publishOptions, src *oci.Source, signer *sign.Signer, repo name.Repository, units []oci.Unit, unsigned *strings.Builder) error {
+	rep, pubErr := oci.Publish(ctx, units, src.Build, oci.PublishOptions{
 		Repository: repo, Fleet: src.Spec.Metadata.Name, Keychain: authn.DefaultKeychain,
 		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun, Signer: signer,
 		FindUnsigned: o.unsignedRefs != "",
 	})
-	if o.unsignedRefs != "" && pubErr == nil {
-		var b strings.Builder
-		for _, out := range rep.Outcomes {
-			if out.Signature == oci.Unsigned {
-				fmt.Fprintf(&b, "%s@%s\n", repo, out.Digest)
-			}
-		}
-		if err := os.WriteFile(o.unsignedRefs, []byte(b.String()), 0o644); err != nil {
-			return fmt.Errorf("--unsigned-refs: %w", err)
+	for _, out := range rep.Outcomes {
+		if out.Signature == oci.Unsigned {
+			fmt.Fprintf(unsigned, "%s@%s\n", repo, out.Digest)
 		}
 	}
 	for _, out := range rep.Outcomes {
@@ -146,7 +186,7 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	same, _ := rep.Count(oci.Unchanged)
 	if pubErr != nil {
 		return fmt.Errorf("publish stopped: %w\n%d artifacts pushed before the failure (listed above), %d unchanged, %d not handled; rerun fleetgen publish to finish: it pushes only what is still missing",
-			pubErr, pushed, same, len(src.Units)-len(rep.Outcomes))
+			pubErr, pushed, same, len(units)-len(rep.Outcomes))
 	}
 	if o.dryRun {
 		fmt.Fprintf(w, "dry run: %d would be pushed (%s), %d unchanged; nothing pushed\n", would, humanBytes(wouldBytes), same)

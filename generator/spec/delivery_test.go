@@ -52,6 +52,21 @@ const (
 	pubFlow = `"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEW9I7o5aa0/yYX5pwYoqSRWIcDv/I\n/piyR5sEfsi7XpwpJyy+cU2pZkQnGcIMyaxijp3I/fa8wviHnTDQ1v4zYw==\n-----END PUBLIC KEY-----\n"`
 )
 
+// TestAirGappedRegionWithAMirror: in oci mode an air-gapped region is
+// accepted once it has a registry of its own (no git mirror needed: its
+// sites pull artifacts, not git).
+func TestAirGappedRegionWithAMirror(t *testing.T) {
+	src := strings.NewReplacer("DELIVERY", oci, "EXTRA\n", "", "    - {name: r1, clusterCount: 2}\nREGION\n",
+		"    - name: r1\n      clusterCount: 2\n      connectivity: air-gapped\n      registryMirrors: [10.0.0.1:5000]\n      delivery: {repository: 10.0.0.1:5000/fleet}\n").Replace(deliverySpec)
+	l, err := spec.Parse([]byte(src), "fleet.yaml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, src)
+	}
+	if got := l.Spec.RegionRepository(&l.Spec.Regions[0]); got != "10.0.0.1:5000/fleet" {
+		t.Errorf("region repository %s", got)
+	}
+}
+
 // TestDeliveryVerifyDefaults: a key-based verify names the default
 // Secret; keyless names none.
 func TestDeliveryVerifyDefaults(t *testing.T) {
@@ -90,6 +105,9 @@ func TestDeliveryRefusals(t *testing.T) {
 		{name: "repository in git mode", delivery: "    repository: ghcr.io/acme/fleet", want: "fleet.yaml:9: spec.delivery.repository", msg: "only used with spec.delivery.mode: oci"},
 		{name: "commit verification in oci mode", delivery: "    mode: oci\n    repository: ghcr.io/acme/fleet", extra: "    verifySecretName: fleet-keys\n",
 			want: "fleet.yaml:8: spec.git.verifySecretName", msg: "use spec.delivery.verify"},
+		{name: "region delivery in git mode", delivery: "    {}", region: "      delivery: {repository: 10.0.0.5:5000/fleet}\n", want: "fleet.yaml:13: spec.regions[0].delivery", msg: "only used with spec.delivery.mode: oci"},
+		{name: "region delivery bad repository", delivery: oci, region: "      delivery: {repository: oci://10.0.0.5:5000/fleet}\n", want: "fleet.yaml:15: spec.regions[0].delivery.repository", msg: "without a scheme"},
+		{name: "region delivery empty", delivery: oci, region: "      delivery: {}\n", want: "fleet.yaml:15: spec.regions[0].delivery.repository", msg: "is required"},
 		{name: "verify in git mode", delivery: "    verify: {matchOIDCIdentity: [{issuer: a, subject: b}]}", want: "fleet.yaml:9: spec.delivery.verify", msg: "only used with spec.delivery.mode: oci"},
 		{name: "verify with nothing", delivery: oci + "    verify: {provider: cosign}", want: "fleet.yaml:11: spec.delivery.verify", msg: "give publicKeys"},
 		{name: "verify notation", delivery: oci + "    verify:\n      provider: notation\n      publicKeys: [" + pubFlow + "]", want: "fleet.yaml:12: spec.delivery.verify.provider", msg: "fleetgen signs and verifies with cosign"},

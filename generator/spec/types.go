@@ -125,6 +125,24 @@ type Delivery struct {
 	Verify *Verify `yaml:"verify,omitempty"`
 }
 
+// RegionDelivery overrides spec.delivery for one region's clusters.
+type RegionDelivery struct {
+	// Repository is the OCI repository this region's clusters pull from
+	// instead of spec.delivery.repository: a registry on the region's own
+	// network, for sites that reach only that one. fleetgen publish pushes
+	// (and signs) the region's artifacts there as well as to
+	// spec.delivery.repository.
+	Repository string `yaml:"repository,omitempty"`
+}
+
+// RegionRepository is the OCI repository region r's clusters pull from.
+func (s *FleetSpec) RegionRepository(r *Region) string {
+	if r != nil && r.Delivery != nil && r.Delivery.Repository != "" {
+		return r.Delivery.Repository
+	}
+	return s.Delivery.Repository
+}
+
 // Verify is how clusters check their artifact's signature: with public
 // keys (offline: no Rekor, Fulcio or TUF root is contacted, what an
 // air-gapped region needs) or keyless (a Fulcio certificate issued to the
@@ -233,6 +251,9 @@ type Region struct {
 	// GitURL overrides spec.git.url for this region's clusters: a git
 	// mirror reachable from its sites (required reading for air-gapped).
 	GitURL string `yaml:"gitURL,omitempty"`
+	// Delivery overrides spec.delivery for this region (oci mode): the
+	// registry mirror its sites pull from.
+	Delivery *RegionDelivery `yaml:"delivery,omitempty"`
 	// RegistryMirrors are hosts (host[:port]) that mirror the upstream
 	// registries for this region's nodes.
 	RegistryMirrors []string `yaml:"registryMirrors,omitempty"`

@@ -247,16 +247,28 @@ func (v *validator) regions(s *FleetSpec) {
 				v.add(p+".gitURL", "a git mirror is not what clusters of spec.delivery.mode: oci pull; per-region registry mirrors for OCI delivery are not supported yet")
 			}
 		}
-		if s.OCI() && r.Connectivity == "air-gapped" {
+		if r.Delivery != nil {
+			switch {
+			case !s.OCI():
+				v.add(p+".delivery", "is only used with spec.delivery.mode: oci (a registry mirror for the region's artifacts); for git, gitURL is the region's mirror")
+			case r.Delivery.Repository == "":
+				v.add(p+".delivery.repository", "is required in a region's delivery: the OCI repository its clusters pull from, e.g. 10.20.0.5:5000/fleet")
+			default:
+				if err := CheckOCIRepository(r.Delivery.Repository); err != nil {
+					v.add(p+".delivery.repository", "%v", err)
+				}
+			}
+		}
+		if s.OCI() && r.Connectivity == "air-gapped" && (r.Delivery == nil || r.Delivery.Repository == "") {
 			field := p + ".connectivity"
 			if _, set := v.l.lines[field]; !set {
 				field = "spec.connectivity"
 			}
-			v.add(field, "region %q is air-gapped: its sites cannot reach spec.delivery.repository, and per-region registry mirrors for OCI delivery are not supported yet; keep spec.delivery.mode git for it", r.Name)
+			v.add(field, "region %q is air-gapped: its sites cannot reach spec.delivery.repository; give it delivery.repository, a registry on its network that publish pushes to (%s.delivery.repository)", r.Name, p)
 		}
 		if r.Connectivity == "air-gapped" && len(r.RegistryMirrors) == 0 {
 			v.add(p+".registryMirrors", "an air-gapped region needs at least one registry mirror on its network")
-		} else if r.Connectivity == "air-gapped" && r.GitURL == "" {
+		} else if r.Connectivity == "air-gapped" && r.GitURL == "" && !s.OCI() {
 			v.add(p+".gitURL", "an air-gapped region needs gitURL: a git mirror its sites can reach")
 		}
 		v.ageRecipients(p+".ageRecipients", r.AgeRecipients)
