@@ -211,6 +211,12 @@ func (p *planner) bootstrap(r *spec.Region, d *Decisions) error {
 			"# "+ClusterPlaceholder+" with the cluster's name"+ringNote+", and the handover removes it once Flux has synced.\n"+
 			strings.TrimPrefix(string(sync), head)))
 	}
+	if sec := CosignKeysSecret(s); sec != nil {
+		// K3s applies it at first boot, before Flux's first pull has to
+		// verify anything; from then on the cluster folder's copy (Flux)
+		// keeps it, rotations included.
+		p.gen(path.Join(dir, "manifests/cosign-keys.yaml"), marshal(cosignKeysComment, sec))
+	}
 	data := p.bootstrapData(r, d)
 	if labels := p.nodeLabelsFile(r); labels != nil {
 		data.NodeLabelsFile = "node-labels.txt"
@@ -323,10 +329,13 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 	} else {
 		files = append(files, firstBootFile{Name: "flux-components.yaml"}, firstBootFile{Name: "flux-sync.yaml", Template: true})
 	}
+	if CosignKeysSecret(s) != nil {
+		files = append(files, firstBootFile{Name: "cosign-keys.yaml"})
+	}
 	files = append(files, firstBootFile{Name: "flux-git-secret.yaml", Secret: true})
 	secret, url, secretCmd := s.Git.SecretName, p.gitURL(r), gitSecretCommand(s.Git.SecretName, p.gitURL(r))
 	if s.OCI() {
-		secret, url, secretCmd = s.Delivery.PullSecret, OCIURL(s), ociSecretCommand(s.Delivery.PullSecret, s.Delivery.Repository)
+		secret, url, secretCmd = s.Delivery.PullSecret, RegionOCIURL(s, r), ociSecretCommand(s.Delivery.PullSecret, s.RegionRepository(r))
 	}
 	var env []string
 	if secret != "" {

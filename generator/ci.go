@@ -69,7 +69,14 @@ func (a PinnedAction) Ref() string { return a.Repo + "@" + a.Commit }
 var (
 	ActionCheckout = PinnedAction{Repo: "actions/checkout", Tag: "v7.0.1", Commit: "3d3c42e5aac5ba805825da76410c181273ba90b1"}
 	ActionSetupGo  = PinnedAction{Repo: "actions/setup-go", Tag: "v7.0.0", Commit: "b7ad1dad31e06c5925ef5d2fc7ad053ef454303e"}
+	// ActionCosignInstaller installs cosign for keyless signing
+	// (spec.delivery.verify.matchOIDCIdentity); its default cosign
+	// release at that tag is CosignVersion.
+	ActionCosignInstaller = PinnedAction{Repo: "sigstore/cosign-installer", Tag: "v4.1.2", Commit: "6f9f17788090df1f26f669e9d70d6ae9567deba6"}
 )
+
+// CosignVersion is the cosign release the generated workflow signs with.
+const CosignVersion = "v3.0.6"
 
 // CIData is what the CI blueprints are rendered from.
 type CIData struct {
@@ -94,6 +101,12 @@ type CIData struct {
 	// Repository is spec.delivery.repository: where the clusters pull from,
 	// and so where publish pushes unless FLEET_OCI_REGISTRY says otherwise.
 	Repository string
+	// Keyless: the clusters verify keyless signatures
+	// (spec.delivery.verify.matchOIDCIdentity), so the publish job signs
+	// what is unsigned with cosign's keyless flow (the job's OIDC token).
+	Keyless         bool
+	CosignInstaller PinnedAction
+	CosignVersion   string
 }
 
 // NewCIData is the CI of the fleet s, written by fleetgen version
@@ -107,6 +120,7 @@ func NewCIData(fleet string, s *spec.FleetSpec, toolVersion string) CIData {
 		CRDSchemaLocation: CRDSchemaLocation,
 		Checkout:          ActionCheckout, SetupGo: ActionSetupGo,
 		Publish: publishesOCI(s), Repository: s.Delivery.Repository,
+		Keyless: publishesOCI(s) && s.Delivery.Verify.Keyless(), CosignInstaller: ActionCosignInstaller, CosignVersion: CosignVersion,
 	}
 	if !d.FleetgenPinned {
 		d.FleetgenVersion = "latest"

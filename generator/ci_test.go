@@ -20,6 +20,7 @@ import (
 
 	"github.com/fleetgen/fleetgen/examples"
 	"github.com/fleetgen/fleetgen/generator/gitrepo"
+	"github.com/fleetgen/fleetgen/generator/spec"
 	"github.com/fleetgen/fleetgen/generator/tree"
 )
 
@@ -67,9 +68,11 @@ func ciVariants(t *testing.T) []ciVariant {
 	}{
 		{"release+publish", "v1.4.0", true},
 		{"pseudo-version", "v0.0.0-20260801120000-abcdef123456", false},
+		{"release+publish+keyless", "v1.4.0", true},
 	} {
 		d := NewCIData(res.Spec.Metadata.Name, &res.Spec.Spec, v.version)
 		d.Publish = v.publish
+		d.Keyless = strings.HasSuffix(v.name, "+keyless")
 		if v.publish {
 			d.Repository = "ghcr.io/acme-energy/offshore-fleet"
 		}
@@ -97,6 +100,59 @@ func lintWorkflow(t *testing.T, content []byte) []*actionlint.Error {
 		t.Fatal(err)
 	}
 	return errs
+}
+
+// TestKeylessSigningInTheWorkflow: a fleet whose clusters verify keyless
+// signatures gets a publish job that installs cosign (pinned by commit)
+// and signs, with the job's OIDC token, exactly the artifacts publish
+// lists as unsigned. (Keyless signing itself needs Fulcio and Rekor on the
+// internet: it is not run here, only the generated YAML is checked.)
+func TestKeylessSigningInTheWorkflow(t *testing.T) {
+	l, err := spec.LoadFile(filepath.Join("testdata", "cases", "cargo-signed", "fleet.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Spec.Delivery.Verify = &spec.Verify{Provider: "cosign", MatchOIDCIdentity: []spec.OIDCIdentity{{Issuer: "^https://token.actions.githubusercontent.com$", Subject: "^https://github.com/example-shipping/"}}}
+	res, err := Plan(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh := fileOf(t, res, GitHubWorkflowPath)
+	for _, e := range lintWorkflow(t, gh) {
+		t.Errorf("%s:%d:%d: %s [%s]", GitHubWorkflowPath, e.Line, e.Column, e.Message, e.Kind)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Permissions map[string]string
+			Steps       []struct {
+				Uses, Run string
+				With      map[string]string
+			}
+		}
+	}
+	if err := sigsyaml.Unmarshal(gh, &wf); err != nil {
+		t.Fatal(err)
+	}
+	job := wf.Jobs["publish"]
+	if job.Permissions["id-token"] != "write" {
+		t.Errorf("publish job permissions %v: keyless signing needs id-token: write", job.Permissions)
+	}
+	installer, signs := false, false
+	for _, st := range job.Steps {
+		if st.Uses == ActionCosignInstaller.Ref() && st.With["cosign-release"] == CosignVersion {
+			installer = true
+		}
+		if strings.Contains(st.Run, "--unsigned-refs \"$RUNNER_TEMP/unsigned.txt\"") && strings.Contains(st.Run, "cosign sign --yes < \"$RUNNER_TEMP/unsigned.txt\"") {
+			signs = true
+		}
+	}
+	if !installer || !signs {
+		t.Errorf("publish job: cosign installer pinned %v, keyless sign of the unsigned artifacts %v:\n%s", installer, signs, gh)
+	}
+	// The key-based case signs in publish itself, no cosign in CI.
+	if plain := fileOf(t, planCase(t, "cargo-signed"), GitHubWorkflowPath); bytes.Contains(plain, []byte("cosign sign")) {
+		t.Error("a key-based fleet's workflow signs keyless")
+	}
 }
 
 func TestGitHubWorkflowPassesActionlint(t *testing.T) {
@@ -278,7 +334,7 @@ func TestCIPinsPermissionsAndGates(t *testing.T) {
 				t.Errorf("%s: %s = %q, want %q", v.name, k, w.Env[k], want)
 			}
 		}
-		wantVersion := map[string]string{"release+publish": "v1.4.0", "pseudo-version": "v0.0.0-20260801120000-abcdef123456"}[v.name]
+		wantVersion := map[string]string{"release+publish": "v1.4.0", "release+publish+keyless": "v1.4.0", "pseudo-version": "v0.0.0-20260801120000-abcdef123456"}[v.name]
 		if wantVersion == "" {
 			wantVersion = "latest" // the examples, planned by this test binary: a development build
 		}
@@ -318,7 +374,7 @@ func TestCIPinsPermissionsAndGates(t *testing.T) {
 		}
 		pub, hasPub := w.Jobs["publish"]
 		// The forced variant, and every example delivered as OCI artifacts.
-		wantPub := v.name == "release+publish"
+		wantPub := strings.HasPrefix(v.name, "release+publish")
 		for _, name := range examples.Names() {
 			wantPub = wantPub || (name == v.name && planExample(t, name).Spec.Spec.OCI())
 		}

@@ -2,6 +2,7 @@ package generator
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -115,6 +116,10 @@ func (p *planner) clusterFiles(r *spec.Region, d *Decisions, c spec.Cluster, bra
 			p.fluxInstance(r, d, c.Name, branch)))
 		res = append(res, "flux-instance.yaml")
 	}
+	if sec := CosignKeysSecret(&p.l.Spec); sec != nil {
+		gen("cosign-keys.yaml", marshal(cosignKeysComment, sec))
+		res = append(res, "cosign-keys.yaml")
+	}
 	gen("cluster-vars.yaml", marshal(clusterVarsComment, p.clusterVars(r, c)))
 	infra := p.fluxKustomization(r, d, InfrastructureName, "./infrastructure/regions/"+r.Name, nil)
 	apps := p.fluxKustomization(r, d, AppsName, "./apps/regions/"+r.Name, []string{InfrastructureName})
@@ -216,6 +221,15 @@ func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster, branch str
 		Patch:  jsonPatchAdd("/spec/template/spec/containers/0/args/-", fmt.Sprintf("--interval-jitter-percentage=%d", prof.JitterPercent)),
 	}}
 	srcOps := [][2]string{{"/spec/timeout", prof.GitTimeout}}
+	if v := ociVerification(s); v != nil {
+		// The operator's sync has no verify field: patched onto the
+		// OCIRepository it renders (JSON is YAML).
+		b, err := json.Marshal(v)
+		if err != nil {
+			panic(err)
+		}
+		srcOps = append(srcOps, [2]string{"/spec/verify", string(b)})
+	}
 	if !s.OCI() {
 		if v := s.Git.VerifySecretName; v != "" {
 			srcOps = append(srcOps, [2]string{"/spec/verify", "{mode: HEAD, secretRef: {name: " + v + "}}"})
@@ -247,7 +261,7 @@ func (p *planner) fluxInstance(r *spec.Region, d *Decisions, cluster, branch str
 		// The operator renders an OCIRepository following the tag Ref
 		// (flux-operator internal/builder/templates.go syncTmpl).
 		fi.Spec.Sync.Kind = sourcev1.OCIRepositoryKind
-		fi.Spec.Sync.URL = OCIURL(s)
+		fi.Spec.Sync.URL = RegionOCIURL(s, r)
 		fi.Spec.Sync.Ref = ArtifactTag(s, r.Name, cluster)
 		fi.Spec.Sync.PullSecret = s.Delivery.PullSecret
 	}
@@ -265,6 +279,10 @@ func (p *planner) sourceKind() string {
 // OCIURL is the OCIRepository URL of a fleet in oci delivery mode.
 func OCIURL(s *spec.FleetSpec) string { return "oci://" + s.Delivery.Repository }
 
+// RegionOCIURL is the OCIRepository URL region r's clusters pull from
+// (its registry mirror when regions[].delivery.repository is set).
+func RegionOCIURL(s *spec.FleetSpec, r *spec.Region) string { return "oci://" + s.RegionRepository(r) }
+
 // ArtifactTag is the tag of the artifact a cluster syncs in oci delivery
 // mode: the cluster's name (unit cluster), or its region's (unit region).
 // Names are DNS-1123 labels, so always valid tags.
@@ -274,6 +292,41 @@ func ArtifactTag(s *spec.FleetSpec, region, cluster string) string {
 	}
 	return cluster
 }
+
+// ociVerification is the OCIRepository's spec.verify (nil: none).
+func ociVerification(s *spec.FleetSpec) *sourcev1.OCIRepositoryVerification {
+	v := s.Delivery.Verify
+	if !s.OCI() || v == nil {
+		return nil
+	}
+	out := &sourcev1.OCIRepositoryVerification{Provider: v.Provider}
+	if v.SecretName != "" {
+		out.SecretRef = &meta.LocalObjectReference{Name: v.SecretName}
+	}
+	for _, id := range v.MatchOIDCIdentity {
+		out.MatchOIDCIdentity = append(out.MatchOIDCIdentity, sourcev1.OIDCIdentityMatch{Issuer: id.Issuer, Subject: id.Subject})
+	}
+	return out
+}
+
+// CosignKeysSecret is the Secret of the public keys clusters verify their
+// artifact with (nil: no key-based verification). Public keys only: it
+// is not a credential and is committed. source-controller tries every
+// data key ending in .pub.
+func CosignKeysSecret(s *spec.FleetSpec) *corev1.Secret {
+	v := s.Delivery.Verify
+	if !s.OCI() || v == nil || len(v.PublicKeys) == 0 {
+		return nil
+	}
+	sec := &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: objectMeta(v.SecretName, FluxNamespace), Type: corev1.SecretTypeOpaque}
+	sec.StringData = map[string]string{}
+	for i, k := range v.PublicKeys {
+		sec.StringData[fmt.Sprintf("cosign-%d.pub", i+1)] = strings.TrimSpace(k) + "\n"
+	}
+	return sec
+}
+
+const cosignKeysComment = "Public keys only (not a credential): the cosign keys this cluster's OCIRepository\nverifies its artifact with (spec.delivery.verify.publicKeys). source-controller accepts\nan artifact signed by any *.pub key here."
 
 func jsonPatchAdd(p, value string) string { return jsonPatchAddAll([][2]string{{p, value}}) }
 
@@ -312,7 +365,7 @@ func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir, branch st
 	if s.OCI() {
 		oci := &sourcev1.OCIRepository{TypeMeta: typeMeta(sourcev1.GroupVersion.String(), sourcev1.OCIRepositoryKind), ObjectMeta: objectMeta(FluxNamespace, FluxNamespace)}
 		oci.Spec = sourcev1.OCIRepositorySpec{
-			URL:       OCIURL(s),
+			URL:       RegionOCIURL(s, r),
 			Reference: &sourcev1.OCIRepositoryRef{Tag: ArtifactTag(s, r.Name, cluster)},
 			Interval:  duration(prof.GitInterval),
 			Timeout:   ptrDuration(prof.GitTimeout),
@@ -320,6 +373,7 @@ func (p *planner) gotkSync(r *spec.Region, d *Decisions, cluster, dir, branch st
 		if n := s.Delivery.PullSecret; n != "" {
 			oci.Spec.SecretRef = &meta.LocalObjectReference{Name: n}
 		}
+		oci.Spec.Verify = ociVerification(s)
 		source = oci
 	}
 	ks := &kustomizev1.Kustomization{TypeMeta: typeMeta(kustomizev1.GroupVersion.String(), kustomizev1.KustomizationKind), ObjectMeta: objectMeta(FluxNamespace, FluxNamespace)}

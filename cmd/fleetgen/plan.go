@@ -121,7 +121,12 @@ func writePlanText(w io.Writer, res *generator.Result, status []ringStatus) erro
 		p := d.Connectivity
 		src := "git"
 		if res.Spec.Spec.OCI() {
-			src = "OCI (" + generator.OCIURL(&res.Spec.Spec) + ", one artifact per " + res.Spec.Spec.Delivery.Unit + ")"
+			reg, _ := res.Spec.Region(d.Region)
+			src = "OCI (" + generator.RegionOCIURL(&res.Spec.Spec, reg) + ", one artifact per " + res.Spec.Spec.Delivery.Unit
+			if reg != nil && reg.Delivery != nil && reg.Delivery.Repository != "" {
+				src += ", the region's mirror: publish pushes there too"
+			}
+			src += ")"
 		}
 		fmt.Fprintf(w, "  %s poll %s (timeout %s), apply every %s (retry %s, timeout %s), jitter ±%d%%, sparse checkout %v\n",
 			src, p.GitInterval, p.GitTimeout, p.SyncInterval, p.RetryInterval, p.ApplyTimeout, p.JitterPercent, p.SparseCheckout)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetgen/fleetgen/generator/oci"
+	"github.com/fleetgen/fleetgen/generator/sign"
 	"github.com/fleetgen/fleetgen/generator/spec"
 )
 
@@ -21,6 +23,12 @@ type publishOptions struct {
 	dryRun   bool
 	timeout  time.Duration
 	jobs     int
+	// cosignKey is a cosign private key file; its password comes from
+	// COSIGN_PASSWORD, as cosign reads it.
+	cosignKey string
+	// unsignedRefs is a file publish writes the repo@digest of every
+	// artifact without a signature tag into (keyless signing in CI).
+	unsignedRefs string
 }
 
 func newPublishCmd() *cobra.Command {
@@ -50,6 +58,8 @@ overwritten. On a failure publish says what it pushed before it; a rerun finishe
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "check the registry and say what would be pushed, push nothing")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", o.timeout, "limit for the registry's answers about one artifact")
 	cmd.Flags().IntVar(&o.jobs, "jobs", o.jobs, "artifacts pushed at once")
+	cmd.Flags().StringVar(&o.unsignedRefs, "unsigned-refs", "", "write to this file REPOSITORY@DIGEST of every artifact that has no cosign signature yet, one a line (for keyless `cosign sign` in CI; a rerun lists what is still unsigned)")
+	cmd.Flags().StringVar(&o.cosignKey, "cosign-key", "", "sign every artifact with this cosign private key (cosign generate-key-pair; password from "+sign.PasswordEnv+"); artifacts already signed by it are not signed again")
 	return cmd
 }
 
@@ -60,9 +70,29 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	if o.timeout <= 0 || o.jobs <= 0 {
 		return fmt.Errorf("--timeout and --jobs must be positive")
 	}
+	if o.unsignedRefs != "" && o.cosignKey != "" {
+		return fmt.Errorf("--unsigned-refs lists what is left for another signer; with --cosign-key publish signs everything itself")
+	}
+	// The key first: a missing file or a wrong password must stop the
+	// run before anything is pushed.
+	var signer *sign.Signer
+	if o.cosignKey != "" {
+		b, err := os.ReadFile(o.cosignKey)
+		if err != nil {
+			return fmt.Errorf("--cosign-key: %w", err)
+		}
+		if signer, err = sign.LoadKey(b, []byte(os.Getenv(sign.PasswordEnv))); err != nil {
+			return fmt.Errorf("--cosign-key %s: %w; nothing pushed", o.cosignKey, err)
+		}
+	}
 	src, err := oci.FromCommit(o.dir)
 	if err != nil {
 		return err
+	}
+	if signer != nil {
+		if err := checkSignerTrusted(&src.Spec.Spec, signer); err != nil {
+			return fmt.Errorf("--cosign-key %s: %w; nothing pushed", o.cosignKey, err)
+		}
 	}
 	s := &src.Spec.Spec
 	target := s.Delivery.Repository
@@ -90,30 +120,110 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	if target != s.Delivery.Repository {
 		fmt.Fprintf(w, "note: the clusters pull from oci://%s, not from %s\n", s.Delivery.Repository, target)
 	}
-	rep, pubErr := oci.Publish(ctx, src.Units, src.Build, oci.PublishOptions{
+	targets := []publishTarget{{repo: repo, units: src.Units}}
+	for i := range s.Regions {
+		r := &s.Regions[i]
+		if r.Delivery == nil || r.Delivery.Repository == "" {
+			continue
+		}
+		mr, err := name.NewRepository(r.Delivery.Repository, name.StrictValidation)
+		if err != nil {
+			return fmt.Errorf("spec.regions[%d].delivery.repository: %w", i, err)
+		}
+		var us []oci.Unit
+		for _, u := range src.Units {
+			if u.Region == r.Name {
+				us = append(us, u)
+			}
+		}
+		targets = append(targets, publishTarget{repo: mr, units: us, region: r.Name})
+	}
+	var unsigned strings.Builder
+	for _, t := range targets {
+		if t.region != "" {
+			fmt.Fprintf(w, "region %s pulls from its mirror %s: %d artifacts\n", t.region, t.repo, len(t.units))
+		}
+		if err := publishTo(ctx, w, o, src, signer, t.repo, t.units, &unsigned); err != nil {
+			return err
+		}
+	}
+	if o.unsignedRefs != "" {
+		if err := os.WriteFile(o.unsignedRefs, []byte(unsigned.String()), 0o644); err != nil {
+			return fmt.Errorf("--unsigned-refs: %w", err)
+		}
+	}
+	return nil
+}
+
+// publishTarget is one repository publish pushes to: the fleet's (every
+// artifact) or a region's mirror (that region's artifacts).
+type publishTarget struct {
+	repo   name.Repository
+	units  []oci.Unit
+	region string
+}
+
+// publishTo publishes units to repo and prints what it did; the refs of
+// unsigned artifacts are added to unsigned.
+func publishTo(ctx context.Context, w io.Writer, o *publishOptions, src *oci.Source, signer *sign.Signer, repo name.Repository, units []oci.Unit, unsigned *strings.Builder) error {
+	rep, pubErr := oci.Publish(ctx, units, src.Build, oci.PublishOptions{
 		Repository: repo, Fleet: src.Spec.Metadata.Name, Keychain: authn.DefaultKeychain,
-		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun,
+		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun, Signer: signer,
+		FindUnsigned: o.unsignedRefs != "",
 	})
+	for _, out := range rep.Outcomes {
+		if out.Signature == oci.Unsigned {
+			fmt.Fprintf(unsigned, "%s@%s\n", repo, out.Digest)
+		}
+	}
 	for _, out := range rep.Outcomes {
 		was := ""
 		if out.Action != oci.Unchanged && out.Previous.Hex != "" {
 			was = " (was " + shortDigest(out.Previous.String()) + ")"
 		}
-		fmt.Fprintf(w, "%-10s  %s:%s  %s  %s%s\n", out.Action, repo, out.Tag, shortDigest(out.Digest.String()), humanBytes(out.Size), was)
+		sig := ""
+		if out.Signature != "" {
+			sig = ", " + string(out.Signature)
+		}
+		fmt.Fprintf(w, "%-10s  %s:%s  %s  %s%s%s\n", out.Action, repo, out.Tag, shortDigest(out.Digest.String()), humanBytes(out.Size), was, sig)
 	}
 	pushed, pushedBytes := rep.Count(oci.Pushed)
 	would, wouldBytes := rep.Count(oci.WouldPush)
 	same, _ := rep.Count(oci.Unchanged)
 	if pubErr != nil {
 		return fmt.Errorf("publish stopped: %w\n%d artifacts pushed before the failure (listed above), %d unchanged, %d not handled; rerun fleetgen publish to finish: it pushes only what is still missing",
-			pubErr, pushed, same, len(src.Units)-len(rep.Outcomes))
+			pubErr, pushed, same, len(units)-len(rep.Outcomes))
 	}
 	if o.dryRun {
 		fmt.Fprintf(w, "dry run: %d would be pushed (%s), %d unchanged; nothing pushed\n", would, humanBytes(wouldBytes), same)
 		return nil
 	}
 	fmt.Fprintf(w, "%d pushed (%s), %d unchanged\n", pushed, humanBytes(pushedBytes), same)
+	if signer != nil {
+		n := 0
+		for _, out := range rep.Outcomes {
+			if out.Signature == oci.Signed {
+				n++
+			}
+		}
+		fmt.Fprintf(w, "%d signed, %d already signed by this key (cosign, %s)\n", n, len(rep.Outcomes)-n, repo)
+	}
 	return nil
+}
+
+// checkSignerTrusted refuses a key the clusters would not trust: when the
+// spec lists public keys, the signing key must be one of them.
+func checkSignerTrusted(s *spec.FleetSpec, signer *sign.Signer) error {
+	v := s.Delivery.Verify
+	if v == nil || len(v.PublicKeys) == 0 {
+		return nil
+	}
+	for _, k := range v.PublicKeys {
+		if strings.TrimSpace(k) == strings.TrimSpace(string(signer.PublicPEM)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("its public key is not in spec.delivery.verify.publicKeys, so the clusters would reject what it signs (add it there first, regenerate, publish with the old key, then switch)")
 }
 
 func shortDigest(d string) string {

@@ -2,6 +2,8 @@ package check
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"io"
 	"path"
@@ -166,7 +168,7 @@ func parseFile(p string, content []byte) fileResult {
 		if kind == "" {
 			continue
 		}
-		if kind == "Secret" && apiVersion == "v1" && !sops {
+		if kind == "Secret" && apiVersion == "v1" && !sops && !publicKeysOnly(m) {
 			res.errs = append(res.errs, Finding{File: p, Line: m.Line, Message: "plaintext Secret " +
 				qualify(namespace, name) + ": commit Secrets only SOPS-encrypted (sops --encrypt --in-place " + p + ")"})
 		}
@@ -175,6 +177,44 @@ func parseFile(p string, content []byte) fileResult {
 		}
 	}
 	return res
+}
+
+// publicKeysOnly reports whether a Secret holds nothing but PEM public
+// keys under *.pub keys (a cosign verification Secret such as
+// spec.delivery.verify's): public keys are not credentials, and the
+// cluster must read them before it can verify what it pulls.
+func publicKeysOnly(m *yaml.Node) bool {
+	n := 0
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i].Value, m.Content[i+1]
+		if k != "data" && k != "stringData" {
+			continue
+		}
+		if v.Kind != yaml.MappingNode {
+			return false
+		}
+		for j := 0; j+1 < len(v.Content); j += 2 {
+			val := v.Content[j+1].Value
+			if k == "data" {
+				b, err := base64.StdEncoding.DecodeString(val)
+				if err != nil {
+					return false
+				}
+				val = string(b)
+			}
+			if !strings.HasSuffix(v.Content[j].Value, ".pub") || !isPublicKeyPEM(val) {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// isPublicKeyPEM: exactly one PEM block, of type PUBLIC KEY.
+func isPublicKeyPEM(s string) bool {
+	b, rest := pem.Decode([]byte(s))
+	return b != nil && b.Type == "PUBLIC KEY" && strings.TrimSpace(string(rest)) == ""
 }
 
 func yamlFinding(p string, err error) Finding {

@@ -14,8 +14,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/fleetgen/fleetgen/generator/sign"
 )
 
 // PublishOptions say where and how to push.
@@ -38,6 +44,15 @@ type PublishOptions struct {
 	Jobs int
 	// DryRun checks the registry but pushes nothing.
 	DryRun bool
+	// Signer, when set, signs every artifact (pushed or unchanged) that
+	// does not already carry a valid signature by its key, in cosign's
+	// format (the sha256-<hex>.sig tag). Load it before Publish: a bad key
+	// must stop the run before anything is pushed.
+	Signer *sign.Signer
+	// FindUnsigned, without a Signer, marks the artifacts whose signature
+	// tag does not exist (Unsigned): what a keyless `cosign sign` in CI
+	// still has to sign. A rerun lists those still unsigned.
+	FindUnsigned bool
 }
 
 // DefaultTimeout bounds each artifact's requests: a registry that does not
@@ -64,7 +79,23 @@ type Outcome struct {
 	Size   int64
 	// Previous is the digest the tag pointed at before (zero: none).
 	Previous v1.Hash
+	// Signature is what was done about its cosign signature ("" when
+	// publish does not sign).
+	Signature SigAction
 }
+
+// SigAction is what publish did about one artifact's signature.
+type SigAction string
+
+const (
+	Signed        SigAction = "signed"
+	AlreadySigned SigAction = "already signed"
+	WouldSign     SigAction = "would sign"
+	// Unsigned: no signature tag (FindUnsigned); HasSignature: one exists
+	// (not checked: keyless signatures need Sigstore to verify).
+	Unsigned     SigAction = "unsigned"
+	HasSignature SigAction = "has a signature"
+)
 
 // Report lists the outcomes sorted by tag. After a failure it holds what
 // was done before it.
@@ -207,7 +238,7 @@ func publishOne(ctx context.Context, u Unit, build func(Unit) (*Artifact, error)
 			for _, l := range m.Layers {
 				out.Size += l.Size
 			}
-			return out, nil
+			return signOne(ctx, out, o, puller, pusher, timeout)
 		}
 	case isNotFound(err):
 	default:
@@ -220,16 +251,89 @@ func publishOne(ctx context.Context, u Unit, build func(Unit) (*Artifact, error)
 	out.Digest, out.Size = a.Digest, int64(len(a.Layer))+a.ManifestSize
 	if a.Digest == out.Previous {
 		out.Action = Unchanged
-		return out, nil
+		return signOne(ctx, out, o, puller, pusher, timeout)
 	}
 	if o.DryRun {
 		out.Action = WouldPush
+		if o.Signer != nil {
+			out.Signature = WouldSign
+		}
 		return out, nil
 	}
 	if err := pusher.Push(ctx, ref, a.Image); err != nil {
 		return out, registryError("push "+ref.String(), err, timeout)
 	}
 	out.Action = Pushed
+	return signOne(ctx, out, o, puller, pusher, timeout)
+}
+
+// signOne makes sure the artifact out.Digest carries a valid signature by
+// o.Signer's key in cosign's format: the signature tag
+// sha256-<hex>.sig holds one layer per signature (the simple-signing
+// payload, its signature in an annotation). A tag that already holds a
+// layer with this payload and a signature that the key verifies is left
+// alone (no re-signing at every run: ECDSA signatures differ each time).
+// Otherwise the new layer is appended to what the tag holds, as cosign
+// sign does, so signatures by other keys (a rotation) are kept.
+func signOne(ctx context.Context, out Outcome, o PublishOptions, puller *remote.Puller, pusher *remote.Pusher, timeout time.Duration) (Outcome, error) {
+	if o.Signer == nil {
+		if !o.FindUnsigned {
+			return out, nil
+		}
+		ref := o.Repository.Tag(sign.SignatureTag(out.Digest.String()))
+		switch _, err := puller.Get(ctx, ref); {
+		case err == nil:
+			out.Signature = HasSignature
+		case isNotFound(err):
+			out.Signature = Unsigned
+		default:
+			return out, registryError("check "+ref.String(), err, timeout)
+		}
+		return out, nil
+	}
+	payload := sign.Payload(o.Repository.Name(), out.Digest.String())
+	payloadDigest, _, _ := v1.SHA256(bytes.NewReader(payload))
+	ref := o.Repository.Tag(sign.SignatureTag(out.Digest.String()))
+	var base v1.Image = mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1)
+	d, err := puller.Get(ctx, ref)
+	switch {
+	case err == nil:
+		m, perr := v1.ParseManifest(bytes.NewReader(d.Manifest))
+		if perr != nil {
+			return out, fmt.Errorf("%s is not a cosign signature manifest: %w", ref, perr)
+		}
+		for _, l := range m.Layers {
+			if l.Digest == payloadDigest && sign.Verify(o.Signer.Public(), payload, l.Annotations[sign.SignatureAnnotation]) {
+				out.Signature = AlreadySigned
+				return out, nil
+			}
+		}
+		if base, err = d.Image(); err != nil {
+			return out, registryError("read "+ref.String(), err, timeout)
+		}
+	case isNotFound(err):
+	default:
+		return out, registryError("check "+ref.String(), err, timeout)
+	}
+	if o.DryRun {
+		out.Signature = WouldSign
+		return out, nil
+	}
+	sig, err := o.Signer.Sign(payload)
+	if err != nil {
+		return out, fmt.Errorf("sign %s: %w", out.Digest, err)
+	}
+	img, err := mutate.Append(base, mutate.Addendum{
+		Layer:       static.NewLayer(payload, sign.SimpleSigningMedia),
+		Annotations: map[string]string{sign.SignatureAnnotation: sig},
+	})
+	if err != nil {
+		return out, err
+	}
+	if err := pusher.Push(ctx, ref, img); err != nil {
+		return out, registryError("push signature "+ref.String(), err, timeout)
+	}
+	out.Signature = Signed
 	return out, nil
 }
 

@@ -7,6 +7,7 @@ const (
 	DefaultFluxMode             = "operator"
 	DefaultDeliveryMode         = "git"
 	DefaultDeliveryUnit         = "cluster"
+	DefaultCosignSecret         = "cosign-pub"
 	DefaultFluxVersion          = "2.9.x"
 	DefaultFluxRegistry         = "ghcr.io/fluxcd"
 	DefaultOperatorChartVersion = "0.58.1"
@@ -33,6 +34,12 @@ func (l *Loaded) Default() {
 	def(&s.Delivery.Mode, DefaultDeliveryMode)
 	if s.Delivery.Mode == "oci" {
 		def(&s.Delivery.Unit, DefaultDeliveryUnit)
+		if v := s.Delivery.Verify; v != nil {
+			def(&v.Provider, "cosign")
+			if len(v.PublicKeys) > 0 {
+				def(&v.SecretName, DefaultCosignSecret)
+			}
+		}
 	}
 	def(&s.Flux.Version, DefaultFluxVersion)
 	def(&s.Flux.Registry, DefaultFluxRegistry)

@@ -46,6 +46,46 @@ func TestDeliveryDefaults(t *testing.T) {
 	}
 }
 
+const (
+	oci = "    mode: oci\n    repository: ghcr.io/acme/fleet\n"
+	// pubFlow is a cosign public key as a YAML double-quoted scalar.
+	pubFlow = `"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEW9I7o5aa0/yYX5pwYoqSRWIcDv/I\n/piyR5sEfsi7XpwpJyy+cU2pZkQnGcIMyaxijp3I/fa8wviHnTDQ1v4zYw==\n-----END PUBLIC KEY-----\n"`
+)
+
+// TestAirGappedRegionWithAMirror: in oci mode an air-gapped region is
+// accepted once it has a registry of its own (no git mirror needed: its
+// sites pull artifacts, not git).
+func TestAirGappedRegionWithAMirror(t *testing.T) {
+	src := strings.NewReplacer("DELIVERY", oci, "EXTRA\n", "", "    - {name: r1, clusterCount: 2}\nREGION\n",
+		"    - name: r1\n      clusterCount: 2\n      connectivity: air-gapped\n      registryMirrors: [10.0.0.1:5000]\n      delivery: {repository: 10.0.0.1:5000/fleet}\n").Replace(deliverySpec)
+	l, err := spec.Parse([]byte(src), "fleet.yaml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, src)
+	}
+	if got := l.Spec.RegionRepository(&l.Spec.Regions[0]); got != "10.0.0.1:5000/fleet" {
+		t.Errorf("region repository %s", got)
+	}
+}
+
+// TestDeliveryVerifyDefaults: a key-based verify names the default
+// Secret; keyless names none.
+func TestDeliveryVerifyDefaults(t *testing.T) {
+	l, err := parseDelivery(oci+"    verify: {publicKeys: ["+pubFlow+"]}", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := l.Spec.Delivery.Verify; v.Provider != "cosign" || v.SecretName != "cosign-pub" || v.Keyless() {
+		t.Errorf("verify %+v", v)
+	}
+	l, err = parseDelivery(oci+"    verify: {matchOIDCIdentity: [{issuer: '^https://token.actions.githubusercontent.com$', subject: '^https://github.com/acme/fleet/'}]}", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := l.Spec.Delivery.Verify; v.SecretName != "" || !v.Keyless() {
+		t.Errorf("keyless verify %+v", v)
+	}
+}
+
 // Every refusal names the field and its line in fleet.yaml.
 func TestDeliveryRefusals(t *testing.T) {
 	for _, c := range []struct {
@@ -64,7 +104,18 @@ func TestDeliveryRefusals(t *testing.T) {
 		{name: "bad pull secret", delivery: "    mode: oci\n    repository: ghcr.io/acme/fleet\n    pullSecret: Bad_Name", want: "fleet.yaml:11: spec.delivery.pullSecret", msg: "not a valid Kubernetes object name"},
 		{name: "repository in git mode", delivery: "    repository: ghcr.io/acme/fleet", want: "fleet.yaml:9: spec.delivery.repository", msg: "only used with spec.delivery.mode: oci"},
 		{name: "commit verification in oci mode", delivery: "    mode: oci\n    repository: ghcr.io/acme/fleet", extra: "    verifySecretName: fleet-keys\n",
-			want: "fleet.yaml:8: spec.git.verifySecretName", msg: "cannot check commit signatures"},
+			want: "fleet.yaml:8: spec.git.verifySecretName", msg: "use spec.delivery.verify"},
+		{name: "region delivery in git mode", delivery: "    {}", region: "      delivery: {repository: 10.0.0.5:5000/fleet}\n", want: "fleet.yaml:13: spec.regions[0].delivery", msg: "only used with spec.delivery.mode: oci"},
+		{name: "region delivery bad repository", delivery: oci, region: "      delivery: {repository: oci://10.0.0.5:5000/fleet}\n", want: "fleet.yaml:15: spec.regions[0].delivery.repository", msg: "without a scheme"},
+		{name: "region delivery empty", delivery: oci, region: "      delivery: {}\n", want: "fleet.yaml:15: spec.regions[0].delivery.repository", msg: "is required"},
+		{name: "verify in git mode", delivery: "    verify: {matchOIDCIdentity: [{issuer: a, subject: b}]}", want: "fleet.yaml:9: spec.delivery.verify", msg: "only used with spec.delivery.mode: oci"},
+		{name: "verify with nothing", delivery: oci + "    verify: {provider: cosign}", want: "fleet.yaml:11: spec.delivery.verify", msg: "give publicKeys"},
+		{name: "verify notation", delivery: oci + "    verify:\n      provider: notation\n      publicKeys: [" + pubFlow + "]", want: "fleet.yaml:12: spec.delivery.verify.provider", msg: "fleetgen signs and verifies with cosign"},
+		{name: "verify keys and keyless", delivery: oci + "    verify:\n      publicKeys: [" + pubFlow + "]\n      matchOIDCIdentity: [{issuer: a, subject: b}]", want: "fleet.yaml:13: spec.delivery.verify.matchOIDCIdentity", msg: "not both"},
+		{name: "verify private key", delivery: oci + "    verify:\n      publicKeys: [\"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\\nAA==\\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\\n\"]", want: "fleet.yaml:12: spec.delivery.verify.publicKeys[0]", msg: "not a PEM public key"},
+		{name: "verify key twice", delivery: oci + "    verify:\n      publicKeys: [" + pubFlow + ", " + pubFlow + "]", want: "fleet.yaml:12: spec.delivery.verify.publicKeys[1]", msg: "listed twice"},
+		{name: "verify bad regexp", delivery: oci + "    verify:\n      matchOIDCIdentity: [{issuer: \"(\", subject: b}]", want: "fleet.yaml:12: spec.delivery.verify.matchOIDCIdentity[0].issuer", msg: "not a Go regular expression"},
+		{name: "verify secret name keyless", delivery: oci + "    verify:\n      secretName: k\n      matchOIDCIdentity: [{issuer: a, subject: b}]", want: "fleet.yaml:12: spec.delivery.verify.secretName", msg: "keyless verification"},
 		{name: "air-gapped region in oci mode", delivery: "    mode: oci\n    repository: ghcr.io/acme/fleet",
 			region: "      connectivity: air-gapped\n      registryMirrors: [10.0.0.1:5000]\n      gitURL: https://git.lan/r.git\n", want: "fleet.yaml:14: spec.regions[0].connectivity", msg: "air-gapped"},
 	} {

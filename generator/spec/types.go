@@ -132,7 +132,58 @@ type Delivery struct {
 	// created on the node by provision.sh, never committed) the clusters
 	// pull with. Empty for a registry that allows anonymous pulls.
 	PullSecret string `yaml:"pullSecret,omitempty"`
+	// Verify makes every cluster check the cosign signature of its
+	// artifact before applying it (OCIRepository spec.verify); publish
+	// signs with --cosign-key (key-based) or the CI signs keyless.
+	Verify *Verify `yaml:"verify,omitempty"`
 }
+
+// RegionDelivery overrides spec.delivery for one region's clusters.
+type RegionDelivery struct {
+	// Repository is the OCI repository this region's clusters pull from
+	// instead of spec.delivery.repository: a registry on the region's own
+	// network, for sites that reach only that one. fleetgen publish pushes
+	// (and signs) the region's artifacts there as well as to
+	// spec.delivery.repository.
+	Repository string `yaml:"repository,omitempty"`
+}
+
+// RegionRepository is the OCI repository region r's clusters pull from.
+func (s *FleetSpec) RegionRepository(r *Region) string {
+	if r != nil && r.Delivery != nil && r.Delivery.Repository != "" {
+		return r.Delivery.Repository
+	}
+	return s.Delivery.Repository
+}
+
+// Verify is how clusters check their artifact's signature: with public
+// keys (offline: no Rekor, Fulcio or TUF root is contacted, what an
+// air-gapped region needs) or keyless (a Fulcio certificate issued to the
+// CI's OIDC identity, checked against the public Sigstore instance).
+type Verify struct {
+	// Provider: "cosign" (the default and the only one offered).
+	Provider string `yaml:"provider,omitempty"`
+	// SecretName is the flux-system Secret holding PublicKeys (default
+	// cosign-pub). It holds public keys only: it is committed in git.
+	SecretName string `yaml:"secretName,omitempty"`
+	// PublicKeys are cosign public keys (PEM, `cosign public-key`); an
+	// artifact signed by any of them is accepted. Two during a key
+	// rotation.
+	PublicKeys []string `yaml:"publicKeys,omitempty"`
+	// MatchOIDCIdentity is keyless verification: an artifact signed with a
+	// certificate whose issuer and subject match one entry (Go regular
+	// expressions) is accepted.
+	MatchOIDCIdentity []OIDCIdentity `yaml:"matchOIDCIdentity,omitempty"`
+}
+
+// OIDCIdentity is an issuer and subject pair of regular expressions.
+type OIDCIdentity struct {
+	Issuer  string `yaml:"issuer"`
+	Subject string `yaml:"subject"`
+}
+
+// Keyless reports whether verification is keyless.
+func (v *Verify) Keyless() bool { return v != nil && len(v.MatchOIDCIdentity) > 0 }
 
 // K3s settings.
 type K3s struct {
@@ -215,6 +266,9 @@ type Region struct {
 	// GitURL overrides spec.git.url for this region's clusters: a git
 	// mirror reachable from its sites (required reading for air-gapped).
 	GitURL string `yaml:"gitURL,omitempty"`
+	// Delivery overrides spec.delivery for this region (oci mode): the
+	// registry mirror its sites pull from.
+	Delivery *RegionDelivery `yaml:"delivery,omitempty"`
 	// RegistryMirrors are hosts (host[:port]) that mirror the upstream
 	// registries for this region's nodes.
 	RegistryMirrors []string `yaml:"registryMirrors,omitempty"`

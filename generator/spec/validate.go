@@ -15,6 +15,8 @@ import (
 	"filippo.io/age"
 	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/fleetgen/fleetgen/generator/sign"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -249,16 +251,28 @@ func (v *validator) regions(s *FleetSpec) {
 				v.add(p+".gitURL", "a git mirror is not what clusters of spec.delivery.mode: oci pull; per-region registry mirrors for OCI delivery are not supported yet")
 			}
 		}
-		if s.OCI() && r.Connectivity == "air-gapped" {
+		if r.Delivery != nil {
+			switch {
+			case !s.OCI():
+				v.add(p+".delivery", "is only used with spec.delivery.mode: oci (a registry mirror for the region's artifacts); for git, gitURL is the region's mirror")
+			case r.Delivery.Repository == "":
+				v.add(p+".delivery.repository", "is required in a region's delivery: the OCI repository its clusters pull from, e.g. 10.20.0.5:5000/fleet")
+			default:
+				if err := CheckOCIRepository(r.Delivery.Repository); err != nil {
+					v.add(p+".delivery.repository", "%v", err)
+				}
+			}
+		}
+		if s.OCI() && r.Connectivity == "air-gapped" && (r.Delivery == nil || r.Delivery.Repository == "") {
 			field := p + ".connectivity"
 			if _, set := v.l.lines[field]; !set {
 				field = "spec.connectivity"
 			}
-			v.add(field, "region %q is air-gapped: its sites cannot reach spec.delivery.repository, and per-region registry mirrors for OCI delivery are not supported yet; keep spec.delivery.mode git for it", r.Name)
+			v.add(field, "region %q is air-gapped: its sites cannot reach spec.delivery.repository; give it delivery.repository, a registry on its network that publish pushes to (%s.delivery.repository)", r.Name, p)
 		}
 		if r.Connectivity == "air-gapped" && len(r.RegistryMirrors) == 0 {
 			v.add(p+".registryMirrors", "an air-gapped region needs at least one registry mirror on its network")
-		} else if r.Connectivity == "air-gapped" && r.GitURL == "" {
+		} else if r.Connectivity == "air-gapped" && r.GitURL == "" && !s.OCI() {
 			v.add(p+".gitURL", "an air-gapped region needs gitURL: a git mirror its sites can reach")
 		}
 		v.ageRecipients(p+".ageRecipients", r.AgeRecipients)
@@ -281,6 +295,9 @@ func (v *validator) delivery(s *FleetSpec) {
 				v.add("spec.delivery."+f.field, "is only used with spec.delivery.mode: oci (the clusters sync git now)")
 			}
 		}
+		if d.Verify != nil {
+			v.add("spec.delivery.verify", "is only used with spec.delivery.mode: oci (artifact signatures); for git, spec.git.verifySecretName checks commit signatures")
+		}
 		return
 	}
 	if d.Repository == "" {
@@ -293,7 +310,51 @@ func (v *validator) delivery(s *FleetSpec) {
 		v.dnsSubdomain("spec.delivery.pullSecret", d.PullSecret)
 	}
 	if s.Git.VerifySecretName != "" {
-		v.add("spec.git.verifySecretName", "clusters of spec.delivery.mode: oci pull artifacts, not commits, so they cannot check commit signatures; signing and verifying the artifacts is not supported yet: remove verifySecretName or keep delivery mode git")
+		v.add("spec.git.verifySecretName", "clusters of spec.delivery.mode: oci pull artifacts, not commits, so they cannot check commit signatures: use spec.delivery.verify (cosign signatures of the artifacts) instead")
+	}
+	v.verify(s, d.Verify)
+}
+
+// verify checks spec.delivery.verify.
+func (v *validator) verify(s *FleetSpec, vf *Verify) {
+	if vf == nil {
+		return
+	}
+	const f = "spec.delivery.verify"
+	if vf.Provider != "cosign" {
+		v.add(f+".provider", "%q is not offered: fleetgen signs and verifies with cosign (provider: cosign)", vf.Provider)
+	}
+	switch {
+	case len(vf.PublicKeys) == 0 && len(vf.MatchOIDCIdentity) == 0:
+		v.add(f, "give publicKeys (cosign public keys, PEM: key-based, works offline) or matchOIDCIdentity (keyless, signed in CI)")
+	case len(vf.PublicKeys) > 0 && len(vf.MatchOIDCIdentity) > 0:
+		v.add(f+".matchOIDCIdentity", "give publicKeys or matchOIDCIdentity, not both: source-controller verifies with the keys when a key Secret is set and ignores the identities")
+	}
+	if vf.SecretName != "" {
+		v.dnsSubdomain(f+".secretName", vf.SecretName)
+		if len(vf.PublicKeys) == 0 {
+			v.add(f+".secretName", "names the Secret of publicKeys; keyless verification (matchOIDCIdentity) uses none")
+		}
+	}
+	seen := map[string]bool{}
+	for i, k := range vf.PublicKeys {
+		fi := fmt.Sprintf("%s.publicKeys[%d]", f, i)
+		if _, err := sign.ParsePublicKey([]byte(k)); err != nil {
+			v.add(fi, "%v", err)
+		} else if seen[strings.TrimSpace(k)] {
+			v.add(fi, "is listed twice")
+		}
+		seen[strings.TrimSpace(k)] = true
+	}
+	for i, id := range vf.MatchOIDCIdentity {
+		fi := fmt.Sprintf("%s.matchOIDCIdentity[%d]", f, i)
+		for _, p := range []struct{ name, re string }{{"issuer", id.Issuer}, {"subject", id.Subject}} {
+			if p.re == "" {
+				v.add(fi+"."+p.name, "is required (a Go regular expression, e.g. ^https://token.actions.githubusercontent.com$)")
+			} else if _, err := regexp.Compile(p.re); err != nil {
+				v.add(fi+"."+p.name, "is not a Go regular expression: %v", err)
+			}
+		}
 	}
 }
 
