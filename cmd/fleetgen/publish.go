@@ -20,6 +20,7 @@ type publishOptions struct {
 	dryRun   bool
 	timeout  time.Duration
 	jobs     int
+	verify   bool
 }
 
 func newPublishCmd() *cobra.Command {
@@ -48,7 +49,8 @@ overwritten. On a failure publish says what it pushed before it; a rerun finishe
 	cmd.Flags().StringVar(&o.registry, "registry", "", "OCI repository to push to (default: spec.delivery.repository, where the clusters pull from)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "check the registry and say what would be pushed, push nothing")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", o.timeout, "limit for the registry's answers about one artifact")
-	cmd.Flags().IntVar(&o.jobs, "jobs", o.jobs, "artifacts pushed at once")
+	cmd.Flags().IntVar(&o.jobs, "jobs", o.jobs, "artifacts handled at once (requests in flight to the registry)")
+	cmd.Flags().BoolVar(&o.verify, "verify", false, "check every existing tag against the registry, not trusting the publish record in .git/fleetgen/publish")
 	return cmd
 }
 
@@ -83,10 +85,18 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	if target != s.Delivery.Repository {
 		fmt.Fprintf(w, "note: the clusters pull from oci://%s, not from %s\n", s.Delivery.Repository, target)
 	}
+	recPath := oci.RecordPath(o.dir, repo)
 	rep, pubErr := oci.Publish(ctx, src.Units, src.Build, oci.PublishOptions{
 		Repository: repo, Fleet: src.Spec.Metadata.Name, Keychain: authn.DefaultKeychain,
 		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun,
+		Record: oci.LoadRecord(recPath, repo), Verify: o.verify,
 	})
+	if !o.dryRun && rep.Record != nil {
+		// Kept even after a failure: what was pushed is known.
+		if err := rep.Record.Save(recPath); err != nil && pubErr == nil {
+			pubErr = err
+		}
+	}
 	for _, out := range rep.Outcomes {
 		was := ""
 		if out.Action != oci.Unchanged && out.Previous.Hex != "" {
@@ -102,10 +112,10 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 			pubErr, pushed, same, len(src.Units)-len(rep.Outcomes))
 	}
 	if o.dryRun {
-		fmt.Fprintf(w, "dry run: %d would be pushed (%s), %d unchanged; nothing pushed\n", would, humanBytes(wouldBytes), same)
+		fmt.Fprintf(w, "dry run: %d would be pushed (%s), %d unchanged; nothing pushed; %d registry requests\n", would, humanBytes(wouldBytes), same, rep.Requests)
 		return nil
 	}
-	fmt.Fprintf(w, "%d pushed (%s), %d unchanged\n", pushed, humanBytes(pushedBytes), same)
+	fmt.Fprintf(w, "%d pushed (%s), %d unchanged; %d registry requests\n", pushed, humanBytes(pushedBytes), same, rep.Requests)
 	return nil
 }
 

@@ -1,0 +1,199 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// registryClient talks to one repository with one authenticated
+// transport: go-containerregistry's puller for reads, plain requests for
+// the pushes (so that each costs what it must and no more).
+type registryClient struct {
+	o        PublishOptions
+	client   *http.Client
+	puller   *remote.Puller
+	base     string // scheme://host/v2/<repository>
+	requests atomic.Int64
+
+	configOnce sync.Once
+	configErr  error
+}
+
+// countingTransport counts the requests that reach the registry.
+type countingTransport struct {
+	inner http.RoundTripper
+	n     *atomic.Int64
+}
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.inner.RoundTrip(r)
+}
+
+func newRegistryClient(ctx context.Context, o PublishOptions, timeout time.Duration) (*registryClient, error) {
+	c := &registryClient{o: o}
+	tr := o.Transport
+	if tr == nil {
+		tr = boundedTransport(timeout)
+	}
+	tr = countingTransport{inner: tr, n: &c.requests}
+	// One retry for a transient failure, no long backoff: a dead registry
+	// must fail the run within about the timeout.
+	tr = transport.NewRetry(tr, transport.WithRetryBackoff(transport.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Steps: 2}))
+	tr = transport.NewUserAgent(tr, "fleetgen-publish")
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.NewMultiKeychain() // anonymous
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	what := "reach " + o.Repository.String()
+	auth, err := authn.Resolve(pctx, kc, o.Repository)
+	if err != nil {
+		return nil, fmt.Errorf("%s: credentials: %w", what, err)
+	}
+	scope := o.Repository.Scope(transport.PushScope)
+	if o.DryRun {
+		scope = o.Repository.Scope(transport.PullScope)
+	}
+	// The handshake (ping, token) once for the run; the token is reused
+	// by every request.
+	tr, err = transport.NewWithContext(pctx, o.Repository.Registry, auth, tr, []string{scope})
+	if err != nil {
+		return nil, registryError(what, err, timeout)
+	}
+	c.client = &http.Client{Transport: tr}
+	c.puller, err = remote.NewPuller(remote.WithTransport(tr))
+	if err != nil {
+		return nil, err
+	}
+	c.base = fmt.Sprintf("%s://%s/v2/%s", o.Repository.Scheme(), o.Repository.RegistryStr(), o.Repository.RepositoryStr())
+	return c, nil
+}
+
+// listTags returns the repository's tags (none when it does not exist).
+func (c *registryClient) listTags(ctx context.Context) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	list, err := remote.List(c.o.Repository, remote.WithContext(ctx), remote.WithTransport(c.client.Transport))
+	if err != nil && !isNotFound(err) {
+		return nil, registryError("list the tags of "+c.o.Repository.String(), err, c.timeout())
+	}
+	tags := make(map[string]bool, len(list))
+	for _, t := range list {
+		tags[t] = true
+	}
+	return tags, nil
+}
+
+func (c *registryClient) timeout() time.Duration {
+	if c.o.Timeout > 0 {
+		return c.o.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (c *registryClient) do(ctx context.Context, method, u string, body []byte, contentType string, want ...int) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.ContentLength = int64(len(body))
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, want...); err != nil {
+		return nil, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp, nil
+}
+
+// uploadBlob uploads b in one request where the registry allows it (POST
+// with the digest: the distribution spec's monolithic upload), else with
+// the POST that opens an upload and the PUT that closes it.
+func (c *registryClient) uploadBlob(ctx context.Context, digest string, b []byte) error {
+	u := c.base + "/blobs/uploads/?digest=" + url.QueryEscape(digest)
+	resp, err := c.do(ctx, http.MethodPost, u, b, "application/octet-stream", http.StatusCreated, http.StatusAccepted)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode == http.StatusCreated {
+		return nil
+	}
+	// 202: the registry opened an upload session and ignored the bytes.
+	loc, err := resp.Location()
+	if err != nil {
+		return fmt.Errorf("blob upload: the registry gave no Location: %w", err)
+	}
+	q := loc.Query()
+	q.Set("digest", digest)
+	loc.RawQuery = q.Encode()
+	_, err = c.do(ctx, http.MethodPut, loc.String(), b, "application/octet-stream", http.StatusCreated)
+	return err
+}
+
+// ensureConfig makes sure the artifacts' config blob (the same for all)
+// is in the repository: one HEAD, and an upload if missing, once a run.
+func (c *registryClient) ensureConfig(ctx context.Context, digest string, b []byte) error {
+	c.configOnce.Do(func() {
+		if _, err := c.do(ctx, http.MethodHead, c.base+"/blobs/"+digest, nil, "", http.StatusOK); err == nil {
+			return
+		}
+		c.configErr = c.uploadBlob(ctx, digest, b)
+	})
+	return c.configErr
+}
+
+// push uploads a's config (once a run) and layer, then its manifest
+// under tag.
+func (c *registryClient) push(ctx context.Context, tag string, a *Artifact) error {
+	cfg, err := a.Image.RawConfigFile()
+	if err != nil {
+		return err
+	}
+	cfgDigest, err := a.Image.ConfigName()
+	if err != nil {
+		return err
+	}
+	if err := c.ensureConfig(ctx, cfgDigest.String(), cfg); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(a.Layer)
+	if err := c.uploadBlob(ctx, "sha256:"+hex.EncodeToString(sum[:]), a.Layer); err != nil {
+		return err
+	}
+	m, err := a.Image.RawManifest()
+	if err != nil {
+		return err
+	}
+	mt, err := a.Image.MediaType()
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, http.MethodPut, c.base+"/manifests/"+tag, m, string(mt), http.StatusCreated, http.StatusOK)
+	return err
+}
+
