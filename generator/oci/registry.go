@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,19 +86,88 @@ func newRegistryClient(ctx context.Context, o PublishOptions, timeout time.Durat
 	return c, nil
 }
 
+// tagPage is the number of tags asked for per tags/list request.
+const tagPage = 1000
+
 // listTags returns the repository's tags (none when it does not exist).
+// It pages through the list (distribution spec: n and last, or the Link
+// header): a registry may cut a page short without a Link header (go-
+// containerregistry's does), so it asks again after the last tag it got
+// until a page comes back empty. A tag missing here would be pushed
+// without checking who made it: the list must be whole.
 func (c *registryClient) listTags(ctx context.Context) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
-	list, err := remote.List(c.o.Repository, remote.WithContext(ctx), remote.WithTransport(c.client.Transport))
-	if err != nil && !isNotFound(err) {
-		return nil, registryError("list the tags of "+c.o.Repository.String(), err, c.timeout())
+	what := "list the tags of " + c.o.Repository.String()
+	tags := map[string]bool{}
+	next, last := "", ""
+	for {
+		u := next
+		if u == "" {
+			u = c.base + "/tags/list?n=" + fmt.Sprint(tagPage)
+			if last != "" {
+				u += "&last=" + url.QueryEscape(last)
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.client.Do(req)
+		if err != nil {
+			return nil, registryError(what, err, c.timeout())
+		}
+		var page struct {
+			Tags []string `json:"tags"`
+		}
+		err = transport.CheckError(resp, http.StatusOK)
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&page)
+		}
+		resp.Body.Close()
+		if isNotFound(err) && last == "" && next == "" {
+			return tags, nil // no repository yet
+		}
+		if err != nil {
+			return nil, registryError(what, err, c.timeout())
+		}
+		progress := false
+		for _, t := range page.Tags {
+			if !tags[t] {
+				tags[t], progress = true, true
+			}
+			if t > last {
+				last = t
+			}
+		}
+		if !progress {
+			return tags, nil
+		}
+		next = nextLink(resp, req.URL)
 	}
-	tags := make(map[string]bool, len(list))
-	for _, t := range list {
-		tags[t] = true
+}
+
+// nextLink is the Link header's rel="next" URL, resolved against from;
+// "" when there is none or it points at another host.
+func nextLink(resp *http.Response, from *url.URL) string {
+	for _, l := range resp.Header.Values("Link") {
+		for _, part := range strings.Split(l, ",") {
+			part = strings.TrimSpace(part)
+			if !strings.Contains(part, `rel="next"`) || !strings.HasPrefix(part, "<") {
+				continue
+			}
+			end := strings.Index(part, ">")
+			if end < 0 {
+				continue
+			}
+			u, err := from.Parse(part[1:end])
+			if err != nil || u.Host != from.Host {
+				return ""
+			}
+			return u.String()
+		}
 	}
-	return tags, nil
+	return ""
 }
 
 func (c *registryClient) timeout() time.Duration {
@@ -196,4 +267,3 @@ func (c *registryClient) push(ctx context.Context, tag string, a *Artifact) erro
 	_, err = c.do(ctx, http.MethodPut, c.base+"/manifests/"+tag, m, string(mt), http.StatusCreated, http.StatusOK)
 	return err
 }
-
