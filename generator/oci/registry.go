@@ -91,10 +91,11 @@ const tagPage = 1000
 
 // listTags returns the repository's tags (none when it does not exist).
 // It pages through the list (distribution spec: n and last, or the Link
-// header): a registry may cut a page short without a Link header (go-
-// containerregistry's does), so it asks again after the last tag it got
-// until a page comes back empty. A tag missing here would be pushed
-// without checking who made it: the list must be whole.
+// header): it follows a Link header, and a registry may also stop at n
+// without one (go-containerregistry's does), so a full page without a
+// Link is followed by a request for the tags after its last one. A page
+// shorter than n without a Link is the end. A tag missing here would be
+// pushed without checking who made it: the list must be whole.
 func (c *registryClient) listTags(ctx context.Context) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
@@ -140,10 +141,10 @@ func (c *registryClient) listTags(ctx context.Context) (map[string]bool, error) 
 				last = t
 			}
 		}
-		if !progress {
+		next = nextLink(resp, req.URL)
+		if !progress || (next == "" && len(page.Tags) < tagPage) {
 			return tags, nil
 		}
-		next = nextLink(resp, req.URL)
 	}
 }
 
