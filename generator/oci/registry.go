@@ -30,8 +30,7 @@ type registryClient struct {
 	base     string // scheme://host/v2/<repository>
 	requests atomic.Int64
 
-	configOnce sync.Once
-	configErr  error
+	configs sync.Map // config digest -> func() error, once a run
 }
 
 // countingTransport counts the requests that reach the registry.
@@ -227,16 +226,17 @@ func (c *registryClient) uploadBlob(ctx context.Context, digest string, b []byte
 	return err
 }
 
-// ensureConfig makes sure the artifacts' config blob (the same for all)
-// is in the repository: one HEAD, and an upload if missing, once a run.
+// ensureConfig makes sure a config blob is in the repository: one HEAD,
+// and an upload if missing, once a run per digest (every artifact has the
+// same empty config).
 func (c *registryClient) ensureConfig(ctx context.Context, digest string, b []byte) error {
-	c.configOnce.Do(func() {
+	once, _ := c.configs.LoadOrStore(digest, sync.OnceValue(func() error {
 		if _, err := c.do(ctx, http.MethodHead, c.base+"/blobs/"+digest, nil, "", http.StatusOK); err == nil {
-			return
+			return nil
 		}
-		c.configErr = c.uploadBlob(ctx, digest, b)
-	})
-	return c.configErr
+		return c.uploadBlob(ctx, digest, b)
+	}))
+	return once.(func() error)()
 }
 
 // push uploads a's config (once a run) and layer, then its manifest
