@@ -61,37 +61,67 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	if o.timeout <= 0 || o.jobs <= 0 {
 		return fmt.Errorf("--timeout and --jobs must be positive")
 	}
-	src, err := oci.FromCommit(o.dir)
-	if err != nil {
-		return err
-	}
-	s := &src.Spec.Spec
-	target := s.Delivery.Repository
 	if o.registry != "" {
 		if err := spec.CheckOCIRepository(o.registry); err != nil {
 			return fmt.Errorf("--registry: %w", err)
 		}
-		target = o.registry
 	}
-	repo, err := name.NewRepository(target, name.StrictValidation)
+	var (
+		repo    name.Repository
+		repoErr error
+		rec     *oci.Record
+		recPath string
+	)
+	// The record of the last publish to the same repository, read as soon
+	// as the committed spec says where that is: it spares listing the
+	// regions that did not change.
+	src, err := oci.FromCommitKnown(o.dir, func(l *spec.Loaded) *oci.Record {
+		target := l.Spec.Delivery.Repository
+		if o.registry != "" {
+			target = o.registry
+		}
+		if repo, repoErr = name.NewRepository(target, name.StrictValidation); repoErr != nil {
+			repoErr = fmt.Errorf("--registry %q: %w", target, repoErr)
+			return nil
+		}
+		recPath = oci.RecordPath(o.dir, repo)
+		if !o.verify {
+			rec = oci.LoadRecord(recPath, repo)
+		}
+		return rec
+	})
 	if err != nil {
-		return fmt.Errorf("--registry %q: %w", target, err)
+		return err
+	}
+	if repoErr != nil {
+		return repoErr
+	}
+	s := &src.Spec.Spec
+	target := s.Delivery.Repository
+	if o.registry != "" {
+		target = o.registry
 	}
 	branch := src.Branch
 	if branch == "" {
 		branch = "detached HEAD"
 	}
 	fmt.Fprintf(w, "%s at %s (%s): %d artifacts, one per %s, to %s\n", o.dir, src.Commit[:12], branch, len(src.Units), s.Delivery.Unit, repo)
+	if src.Skipped > 0 {
+		fmt.Fprintf(w, "%d of %d regions unchanged since the last publish to %s (not read; --verify reads all)\n", src.Skipped, len(s.Regions), repo)
+	}
 	if target != s.Delivery.Repository {
 		fmt.Fprintf(w, "note: the clusters pull from oci://%s, not from %s\n", s.Delivery.Repository, target)
 	}
-	recPath := oci.RecordPath(o.dir, repo)
+	if o.verify {
+		rec = oci.LoadRecord(recPath, repo)
+	}
 	rep, pubErr := oci.Publish(ctx, src.Units, src.Build, oci.PublishOptions{
 		Repository: repo, Fleet: src.Spec.Metadata.Name, Keychain: authn.DefaultKeychain,
 		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun,
-		Record: oci.LoadRecord(recPath, repo), Verify: o.verify,
+		Record: rec, Verify: o.verify,
 	})
 	if !o.dryRun && rep.Record != nil {
+		src.Settle(rep)
 		// Kept even after a failure: what was pushed is known.
 		if err := rep.Record.Save(recPath); err != nil && pubErr == nil {
 			pubErr = err

@@ -128,6 +128,10 @@ func TestPublishRequestCounts(t *testing.T) {
 	if n > 3+3*3 || hits["PUT manifest"] != 3 || hits["GET manifest"] != 0 {
 		t.Errorf("publish of 3 changed artifacts: %d requests %v", n, hits)
 	}
+	// north-europe was not even read from git.
+	if !strings.Contains(out, "1 of 2 regions unchanged since the last publish") {
+		t.Errorf("publish after a transpacific commit read every region:\n%s", out)
+	}
 
 	// --verify asks about every tag (a HEAD each) and finds it all there.
 	out = mustFleetgen(t, "publish", "--dir", dir, "--registry", reg.repo, "--verify")
@@ -160,8 +164,10 @@ func TestPublishWithoutOrWithAStaleRecord(t *testing.T) {
 		t.Fatalf("publish without a record: %v\n%s", hits, out)
 	}
 
-	// A record that lies (another digest, another key for every tag):
-	// checked, nothing pushed, the record repaired.
+	// A record that lies (another digest, another key for every tag) is
+	// trusted for unchanged regions (no request: that is its point), and
+	// --verify repairs it: a HEAD per tag shows other digests, a GET the
+	// real content keys; nothing pushed.
 	b, err := os.ReadFile(recs[0])
 	if err != nil {
 		t.Fatal(err)
@@ -169,15 +175,29 @@ func TestPublishWithoutOrWithAStaleRecord(t *testing.T) {
 	lie := strings.ReplaceAll(string(b), `"key":"sha256:`, `"key":"sha256:0`)
 	lie = strings.ReplaceAll(lie, `"digest":"sha256:`, `"digest":"sha256:1`)
 	writeFile(t, recs[0], lie)
-	out = mustFleetgen(t, "publish", "--dir", dir, "--registry", reg.repo)
-	if !strings.Contains(out, "0 pushed") || !strings.Contains(out, "5 unchanged") {
-		t.Fatalf("publish with a wrong record:\n%s", out)
-	}
 	reg.take()
+	out = mustFleetgen(t, "publish", "--dir", dir, "--registry", reg.repo, "--verify")
+	hits, _ = reg.take()
+	if !strings.Contains(out, "0 pushed") || !strings.Contains(out, "5 unchanged") || hits["HEAD manifest"] != 5 || hits["GET manifest"] != 5 {
+		t.Fatalf("--verify with a wrong record: %v\n%s", hits, out)
+	}
+	if got := readFile(t, recs[0]); got != string(b) {
+		t.Errorf("--verify did not repair the record:\n%s\nwant\n%s", got, b)
+	}
 	mustFleetgen(t, "publish", "--dir", dir, "--registry", reg.repo)
 	if _, n := reg.take(); n > 2 {
-		t.Errorf("the record was not repaired: %d requests on the next run", n)
+		t.Errorf("%d requests after the repair", n)
 	}
+	// A region whose files changed is read again whatever the record
+	// says: a lying key for a changed artifact costs a HEAD and a GET.
+	writeFile(t, recs[0], lie)
+	commitEdit(t, dir, "apps/regions/north-europe/kustomization.yaml", "resources:", "# edited\nresources:")
+	out = mustFleetgen(t, "publish", "--dir", dir, "--registry", reg.repo)
+	hits, _ = reg.take()
+	if !strings.Contains(out, "2 pushed") || hits["GET manifest"] != 2 {
+		t.Errorf("a north-europe commit with a wrong record: %v\n%s", hits, out)
+	}
+	b, _ = os.ReadFile(recs[0])
 
 	// A tag deleted from the registry (not in its tag list) is pushed
 	// again, whatever the record says.

@@ -32,11 +32,47 @@ func (r *Repo) ListHeadTree(prefixes []string) (commit plumbing.Hash, files []Co
 	return r.readHeadTree(prefixes, false)
 }
 
+// ListCommitTree is ListHeadTree of commit ch (a HEAD read earlier:
+// HEAD may have moved since).
+func (r *Repo) ListCommitTree(ch plumbing.Hash, prefixes []string) ([]CommittedFile, error) {
+	th, err := r.commitTree(ch)
+	if err != nil {
+		return nil, err
+	}
+	_, files, _, err := r.readTree(ch, th, prefixes, false)
+	return files, err
+}
+
+// CommitTreeIDs returns the object ids at paths (folders or files) in
+// commit ch's tree, reading only the trees along each path; an absent
+// path is left out. Equal ids: equal content below, without walking it.
+func (r *Repo) CommitTreeIDs(ch plumbing.Hash, paths []string) (map[string]plumbing.Hash, error) {
+	th, err := r.commitTree(ch)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]plumbing.Hash, len(paths))
+	for _, p := range paths {
+		h, _, ok, err := r.subtree(th, p)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			ids[p] = h
+		}
+	}
+	return ids, nil
+}
+
 func (r *Repo) readHeadTree(prefixes []string, content bool) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {
 	ch, th, err := r.headTree()
 	if err != nil || th.IsZero() {
 		return plumbing.ZeroHash, nil, false, err
 	}
+	return r.readTree(ch, th, prefixes, content)
+}
+
+func (r *Repo) readTree(ch, th plumbing.Hash, prefixes []string, content bool) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {
 	var walkErr error
 	err = r.walkTreeIn(th, prefixes, func(p string, mode filemode.FileMode, h plumbing.Hash) {
 		if walkErr != nil || (mode != filemode.Regular && mode != filemode.Executable && mode != filemode.Deprecated) {

@@ -123,6 +123,11 @@ func RepoPrefixes() []string {
 // Units splits the files of a commit (sorted by path) into the artifacts
 // of the fleet, in the fleet's unit, sorted by tag.
 func Units(l *spec.Loaded, files []File) []Unit {
+	return unitsFor(l, files, nil)
+}
+
+// unitsFor is Units of the regions for which want is true (nil: all).
+func unitsFor(l *spec.Loaded, files []File, want func(region string) bool) []Unit {
 	// Group the files once by their top folders, so that 5,000 clusters
 	// do not each scan every file.
 	shared := map[string][]File{} // "apps/base", "apps/regions/<r>", ...
@@ -142,6 +147,9 @@ func Units(l *spec.Loaded, files []File) []Unit {
 	}
 	var units []Unit
 	for _, r := range l.Spec.Regions {
+		if want != nil && !want(r.Name) {
+			continue
+		}
 		cs := l.RegionClusters(r.Name)
 		base := [][]File{shared["apps/base"], shared["apps/regions/"+r.Name], shared["infrastructure/base"], shared["infrastructure/regions/"+r.Name]}
 		if l.Spec.Delivery.Unit == "region" {

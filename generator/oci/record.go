@@ -21,6 +21,11 @@ import (
 type Record struct {
 	Repository string                 `json:"repository"`
 	Tags       map[string]RecordEntry `json:"tags"`
+	// Regions maps a region to its RegionKey when every artifact of the
+	// region was published (pushed or found unchanged) from the commit
+	// with that key: the next publish then does not even list the
+	// region's files while its key stays (Source.Settle).
+	Regions map[string]string `json:"regions,omitempty"`
 }
 
 // RecordEntry is one tag of a Record.
@@ -36,7 +41,7 @@ func NewRecord(repo name.Repository) *Record {
 }
 
 func (r *Record) clone() *Record {
-	return &Record{Repository: r.Repository, Tags: maps.Clone(r.Tags)}
+	return &Record{Repository: r.Repository, Tags: maps.Clone(r.Tags), Regions: maps.Clone(r.Regions)}
 }
 
 // RecordPath is where the record of publishes from the repository at dir
