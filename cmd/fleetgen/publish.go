@@ -29,6 +29,8 @@ type publishOptions struct {
 	// unsignedRefs is a file publish writes the repo@digest of every
 	// artifact without a signature tag into (keyless signing in CI).
 	unsignedRefs string
+	// verify checks every tag against the registry, ignoring the record.
+	verify bool
 }
 
 func newPublishCmd() *cobra.Command {
@@ -57,7 +59,8 @@ overwritten. On a failure publish says what it pushed before it; a rerun finishe
 	cmd.Flags().StringVar(&o.registry, "registry", "", "OCI repository to push to (default: spec.delivery.repository, where the clusters pull from)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "check the registry and say what would be pushed, push nothing")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", o.timeout, "limit for the registry's answers about one artifact")
-	cmd.Flags().IntVar(&o.jobs, "jobs", o.jobs, "artifacts pushed at once")
+	cmd.Flags().IntVar(&o.jobs, "jobs", o.jobs, "artifacts handled at once (requests in flight to the registry)")
+	cmd.Flags().BoolVar(&o.verify, "verify", false, "check every existing tag against the registry, not trusting the publish record in .git/fleetgen/publish")
 	cmd.Flags().StringVar(&o.unsignedRefs, "unsigned-refs", "", "write to this file REPOSITORY@DIGEST of every artifact that has no cosign signature yet, one a line (for keyless `cosign sign` in CI; a rerun lists what is still unsigned)")
 	cmd.Flags().StringVar(&o.cosignKey, "cosign-key", "", "sign every artifact with this cosign private key (cosign generate-key-pair; password from "+sign.PasswordEnv+"); artifacts already signed by it are not signed again")
 	return cmd
@@ -85,9 +88,38 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 			return fmt.Errorf("--cosign-key %s: %w; nothing pushed", o.cosignKey, err)
 		}
 	}
-	src, err := oci.FromCommit(o.dir)
+	if o.registry != "" {
+		if err := spec.CheckOCIRepository(o.registry); err != nil {
+			return fmt.Errorf("--registry: %w", err)
+		}
+	}
+	var (
+		repo    name.Repository
+		repoErr error
+		rec     *oci.Record
+	)
+	// The record of the last publish to the same repository, read as soon
+	// as the committed spec says where that is: it spares listing the
+	// regions that did not change.
+	src, err := oci.FromCommitKnown(o.dir, func(l *spec.Loaded) *oci.Record {
+		target := l.Spec.Delivery.Repository
+		if o.registry != "" {
+			target = o.registry
+		}
+		if repo, repoErr = name.NewRepository(target, name.StrictValidation); repoErr != nil {
+			repoErr = fmt.Errorf("--registry %q: %w", target, repoErr)
+			return nil
+		}
+		if !o.verify {
+			rec = oci.LoadRecord(oci.RecordPath(o.dir, repo), repo)
+		}
+		return rec
+	})
 	if err != nil {
 		return err
+	}
+	if repoErr != nil {
+		return repoErr
 	}
 	if signer != nil {
 		if err := checkSignerTrusted(&src.Spec.Spec, signer); err != nil {
@@ -95,17 +127,6 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 		}
 	}
 	s := &src.Spec.Spec
-	target := s.Delivery.Repository
-	if o.registry != "" {
-		if err := spec.CheckOCIRepository(o.registry); err != nil {
-			return fmt.Errorf("--registry: %w", err)
-		}
-		target = o.registry
-	}
-	repo, err := name.NewRepository(target, name.StrictValidation)
-	if err != nil {
-		return fmt.Errorf("--registry %q: %w", target, err)
-	}
 	branch := src.Branch
 	if branch == "" {
 		branch = "detached HEAD"
@@ -117,10 +138,13 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	if n := len(src.NotInRing); n > 0 {
 		fmt.Fprintf(w, "  %d cluster(s) left out: their ring's revision has no folder for them yet (promote their ring): %s\n", n, strings.Join(src.NotInRing, ", "))
 	}
-	if target != s.Delivery.Repository {
-		fmt.Fprintf(w, "note: the clusters pull from oci://%s, not from %s\n", s.Delivery.Repository, target)
+	if src.Skipped > 0 {
+		fmt.Fprintf(w, "%d of %d regions unchanged since the last publish to %s (not read; --verify reads all)\n", src.Skipped, len(s.Regions), repo)
 	}
-	targets := []publishTarget{{repo: repo, units: src.Units}}
+	if repo.String() != s.Delivery.Repository {
+		fmt.Fprintf(w, "note: the clusters pull from oci://%s, not from %s\n", s.Delivery.Repository, repo)
+	}
+	targets := []publishTarget{{repo: repo, units: src.Units, settle: true}}
 	for i := range s.Regions {
 		r := &s.Regions[i]
 		if r.Delivery == nil || r.Delivery.Repository == "" {
@@ -143,7 +167,7 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 		if t.region != "" {
 			fmt.Fprintf(w, "region %s pulls from its mirror %s: %d artifacts\n", t.region, t.repo, len(t.units))
 		}
-		if err := publishTo(ctx, w, o, src, signer, t.repo, t.units, &unsigned); err != nil {
+		if err := publishTo(ctx, w, o, src, signer, t, &unsigned); err != nil {
 			return err
 		}
 	}
@@ -161,16 +185,36 @@ type publishTarget struct {
 	repo   name.Repository
 	units  []oci.Unit
 	region string
+	// settle: the record of this repository decides which regions the
+	// next run skips (the fleet's repository only).
+	settle bool
 }
 
-// publishTo publishes units to repo and prints what it did; the refs of
-// unsigned artifacts are added to unsigned.
-func publishTo(ctx context.Context, w io.Writer, o *publishOptions, src *oci.Source, signer *sign.Signer, repo name.Repository, units []oci.Unit, unsigned *strings.Builder) error {
+// publishTo publishes t's units to t.repo and prints what it did; the
+// refs of unsigned artifacts are added to unsigned. The publish record of
+// t.repo is read (unless --verify) and written back, even after a
+// failure: what was pushed is known.
+func publishTo(ctx context.Context, w io.Writer, o *publishOptions, src *oci.Source, signer *sign.Signer, t publishTarget, unsigned *strings.Builder) error {
+	repo, units := t.repo, t.units
+	recPath := oci.RecordPath(o.dir, repo)
+	rec := oci.LoadRecord(recPath, repo)
 	rep, pubErr := oci.Publish(ctx, units, src.Build, oci.PublishOptions{
 		Repository: repo, Fleet: src.Spec.Metadata.Name, Keychain: authn.DefaultKeychain,
 		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun, Signer: signer,
 		FindUnsigned: o.unsignedRefs != "",
+		Record:       rec, Verify: o.verify,
 	})
+	if !o.dryRun && rep != nil && rep.Record != nil {
+		if t.settle {
+			src.Settle(rep)
+		}
+		if err := rep.Record.Save(recPath); err != nil && pubErr == nil {
+			pubErr = err
+		}
+	}
+	if rep == nil {
+		return pubErr
+	}
 	for _, out := range rep.Outcomes {
 		if out.Signature == oci.Unsigned {
 			fmt.Fprintf(unsigned, "%s@%s\n", repo, out.Digest)
@@ -195,10 +239,10 @@ func publishTo(ctx context.Context, w io.Writer, o *publishOptions, src *oci.Sou
 			pubErr, pushed, same, len(units)-len(rep.Outcomes))
 	}
 	if o.dryRun {
-		fmt.Fprintf(w, "dry run: %d would be pushed (%s), %d unchanged; nothing pushed\n", would, humanBytes(wouldBytes), same)
+		fmt.Fprintf(w, "dry run: %d would be pushed (%s), %d unchanged; nothing pushed; %d registry requests\n", would, humanBytes(wouldBytes), same, rep.Requests)
 		return nil
 	}
-	fmt.Fprintf(w, "%d pushed (%s), %d unchanged\n", pushed, humanBytes(pushedBytes), same)
+	fmt.Fprintf(w, "%d pushed (%s), %d unchanged; %d registry requests\n", pushed, humanBytes(pushedBytes), same, rep.Requests)
 	if signer != nil {
 		n := 0
 		for _, out := range rep.Outcomes {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // CommittedFile is a file of a commit's tree.
@@ -33,14 +32,36 @@ func (r *Repo) ListHeadTree(prefixes []string) (commit plumbing.Hash, files []Co
 	return r.readHeadTree(prefixes, false)
 }
 
-// ListTreeAt is ListHeadTree of another commit (a ring's branch head).
-func (r *Repo) ListTreeAt(commit plumbing.Hash, prefixes []string) ([]CommittedFile, error) {
-	c, err := object.GetCommit(r.st, commit)
+// ListCommitTree is ListHeadTree of commit ch (a HEAD read earlier:
+// HEAD may have moved since).
+func (r *Repo) ListCommitTree(ch plumbing.Hash, prefixes []string) ([]CommittedFile, error) {
+	th, err := r.commitTree(ch)
 	if err != nil {
-		return nil, fmt.Errorf("read commit %s: %w", commit, err)
+		return nil, err
 	}
-	_, files, _, err := r.readTree(c.Hash, c.TreeHash, prefixes, false)
+	_, files, _, err := r.readTree(ch, th, prefixes, false)
 	return files, err
+}
+
+// CommitTreeIDs returns the object ids at paths (folders or files) in
+// commit ch's tree, reading only the trees along each path; an absent
+// path is left out. Equal ids: equal content below, without walking it.
+func (r *Repo) CommitTreeIDs(ch plumbing.Hash, paths []string) (map[string]plumbing.Hash, error) {
+	th, err := r.commitTree(ch)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]plumbing.Hash, len(paths))
+	for _, p := range paths {
+		h, _, ok, err := r.subtree(th, p)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			ids[p] = h
+		}
+	}
+	return ids, nil
 }
 
 func (r *Repo) readHeadTree(prefixes []string, content bool) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {

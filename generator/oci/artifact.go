@@ -27,7 +27,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 
@@ -124,6 +123,11 @@ func RepoPrefixes() []string {
 // Units splits the files of a commit (sorted by path) into the artifacts
 // of the fleet, in the fleet's unit, sorted by tag.
 func Units(l *spec.Loaded, files []File) []Unit {
+	return unitsFor(l, files, nil)
+}
+
+// unitsFor is Units of the regions for which want is true (nil: all).
+func unitsFor(l *spec.Loaded, files []File, want func(region string) bool) []Unit {
 	// Group the files once by their top folders, so that 5,000 clusters
 	// do not each scan every file.
 	shared := map[string][]File{} // "apps/base", "apps/regions/<r>", ...
@@ -143,6 +147,9 @@ func Units(l *spec.Loaded, files []File) []Unit {
 	}
 	var units []Unit
 	for _, r := range l.Spec.Regions {
+		if want != nil && !want(r.Name) {
+			continue
+		}
 		cs := l.RegionClusters(r.Name)
 		base := [][]File{shared["apps/base"], shared["apps/regions/"+r.Name], shared["infrastructure/base"], shared["infrastructure/regions/"+r.Name]}
 		if l.Spec.Delivery.Unit == "region" {
@@ -215,11 +222,19 @@ var gzipWriters = sync.Pool{New: func() any {
 // deflate implementation, github.com/klauspost/compress at the version in
 // go.mod: 4-5 times faster than compress/flate here).
 func Tarball(files []File) ([]byte, error) {
+	b, _, err := tarballDiffID(files)
+	return b, err
+}
+
+// tarballDiffID is Tarball, with the sha256 of the uncompressed tar (the
+// layer's diff id) taken as it is written rather than by decompressing.
+func tarballDiffID(files []File) ([]byte, v1.Hash, error) {
 	var buf bytes.Buffer
 	gz := gzipWriters.Get().(*gzip.Writer)
 	defer gzipWriters.Put(gz)
 	gz.Reset(&buf)
-	tw := tar.NewWriter(gz)
+	diff := sha256.New()
+	tw := tar.NewWriter(io.MultiWriter(gz, diff))
 	dirs := map[string]bool{}
 	var addDir func(d string) error
 	addDir = func(d string) error {
@@ -235,30 +250,53 @@ func Tarball(files []File) ([]byte, error) {
 	prev := ""
 	for _, f := range files {
 		if f.Path <= prev && prev != "" {
-			return nil, fmt.Errorf("tarball: %q after %q: files must be sorted and unique", f.Path, prev)
+			return nil, v1.Hash{}, fmt.Errorf("tarball: %q after %q: files must be sorted and unique", f.Path, prev)
 		}
 		prev = f.Path
 		if err := addDir(path.Dir(f.Path)); err != nil {
-			return nil, err
+			return nil, v1.Hash{}, err
 		}
 		mode := int64(0o644)
 		if f.Executable {
 			mode = 0o755
 		}
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.Path, Mode: mode, Size: int64(len(f.Content)), ModTime: epoch, Format: tar.FormatPAX}); err != nil {
-			return nil, err
+			return nil, v1.Hash{}, err
 		}
 		if _, err := tw.Write(f.Content); err != nil {
-			return nil, err
+			return nil, v1.Hash{}, err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return nil, err
+		return nil, v1.Hash{}, err
 	}
 	if err := gz.Close(); err != nil {
-		return nil, err
+		return nil, v1.Hash{}, err
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))}, nil
+}
+
+// layer is a built tar.gz with its digests known: go-containerregistry's
+// tarball layers decompress the bytes again to find the diff id.
+type layer struct {
+	b              []byte
+	digest, diffID v1.Hash
+}
+
+func newLayer(b []byte, diffID v1.Hash) *layer {
+	sum := sha256.Sum256(b)
+	return &layer{b: b, diffID: diffID, digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}}
+}
+
+func (l *layer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *layer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
+func (l *layer) Size() (int64, error)                { return int64(len(l.b)), nil }
+func (l *layer) MediaType() (types.MediaType, error) { return ContentMediaType, nil }
+func (l *layer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.b)), nil
+}
+func (l *layer) Uncompressed() (io.ReadCloser, error) {
+	return gzip.NewReader(bytes.NewReader(l.b))
 }
 
 // Build makes the artifact of u: Flux's config media type (an empty
@@ -270,16 +308,11 @@ func Build(u Unit, fleet, source string) (*Artifact, error) {
 			return nil, fmt.Errorf("artifact %s: %s not loaded", u.Tag, f.Path)
 		}
 	}
-	layerBytes, err := Tarball(u.Files)
+	layerBytes, diffID, err := tarballDiffID(u.Files)
 	if err != nil {
 		return nil, err
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerBytes)), nil
-	}, tarball.WithMediaType(ContentMediaType), tarball.WithCompressedCaching)
-	if err != nil {
-		return nil, err
-	}
+	layer := newLayer(layerBytes, diffID)
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, ConfigMediaType)
 	img, err = mutate.Append(img, mutate.Addendum{Layer: layer})

@@ -6,6 +6,8 @@ import (
 	"compress/gzip"
 	"io"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func unit(files ...File) Unit {
@@ -108,6 +110,21 @@ func TestBuildDigestFollowsTheContent(t *testing.T) {
 		if _, ok := m.Annotations[k]; ok {
 			t.Errorf("annotation %s would change the digest at every commit", k)
 		}
+	}
+	// The layer's digests are those of its bytes (taken while writing,
+	// not by decompressing).
+	ls, _ := a.Image.Layers()
+	d, _ := ls[0].Digest()
+	diff, _ := ls[0].DiffID()
+	if want, _, _ := v1.SHA256(bytes.NewReader(a.Layer)); d != want || m.Layers[0].Digest != want {
+		t.Errorf("layer digest %s, sha256 of its bytes %s", d, want)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(a.Layer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _, _ := v1.SHA256(zr); diff != want {
+		t.Errorf("layer diff id %s, sha256 of the tar %s", diff, want)
 	}
 	// The key computed from git blob ids (as publish does from the tree,
 	// without reading blobs) equals the one computed from the contents.

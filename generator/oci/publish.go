@@ -53,6 +53,12 @@ type PublishOptions struct {
 	// tag does not exist (Unsigned): what a keyless `cosign sign` in CI
 	// still has to sign. A rerun lists those still unsigned.
 	FindUnsigned bool
+	// Record is what an earlier publish to Repository left in the tags
+	// (nil: nothing known, every existing tag is read).
+	Record *Record
+	// Verify checks every existing tag against the registry even when
+	// Record says it holds the unit's content (a HEAD per tag).
+	Verify bool
 }
 
 // DefaultTimeout bounds each artifact's requests: a registry that does not
@@ -82,6 +88,9 @@ type Outcome struct {
 	// Signature is what was done about its cosign signature ("" when
 	// publish does not sign).
 	Signature SigAction
+	// signedBy is the KeyID of the signer whose valid signature the
+	// artifact carries (kept in the publish record).
+	signedBy string
 }
 
 // SigAction is what publish did about one artifact's signature.
@@ -101,6 +110,10 @@ const (
 // was done before it.
 type Report struct {
 	Outcomes []Outcome
+	// Record is the publish record to keep for the next run.
+	Record *Record
+	// Requests is the number of HTTP requests made to the registry.
+	Requests int64
 }
 
 // Count returns how many artifacts got action a, and their layer bytes.
@@ -126,14 +139,28 @@ func (e *CollisionError) Error() string {
 }
 
 // Publish pushes the artifact of every unit whose tag does not already
-// hold its content. For each it first reads the tag's manifest: a tag made
-// by someone else is refused (CollisionError); one whose content
-// annotation equals the unit's key is unchanged, without building the
-// artifact; otherwise build makes it and it is pushed unless the tag
-// already points at its digest. On the first error Publish stops starting
-// new work, waits for the units in flight and returns the report of what
-// was done with the error. Rerunning converges: what was pushed is then
-// unchanged.
+// hold its content, with as few registry requests as it can:
+//
+//   - one tags/list for the repository says which tags exist: a unit whose
+//     tag is missing is built and pushed without asking anything else;
+//   - a tag that exists and that o.Record says holds the unit's content key
+//     costs nothing (unless o.Verify): it is unchanged;
+//   - any other existing tag is checked first: a HEAD, when the record
+//     knows the digest it left there (the same digest: fleetgen made it),
+//     else a GET of its manifest, whose annotations must say this fleet
+//     and unit made it (a tag made by someone else is refused:
+//     CollisionError) and whose content key spares the build when equal;
+//   - a push is a monolithic upload of the layer (one POST carrying the
+//     digest and the bytes; a registry that does not take it gets the
+//     POST+PUT pair) and one manifest PUT; the config blob, the same
+//     empty config for every artifact, is checked (and uploaded) once per
+//     run.
+//
+// On the first error Publish stops starting new work, waits for the units
+// in flight and returns the report of what was done with the error. The
+// report's Record holds what the registry holds now as far as this run
+// knows (o.Record updated); save it even after an error. Rerunning
+// converges: what was pushed is then unchanged.
 func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, error), o PublishOptions) (*Report, error) {
 	jobs := o.Jobs
 	if jobs <= 0 {
@@ -143,27 +170,18 @@ func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, err
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	tr := o.Transport
-	if tr == nil {
-		tr = boundedTransport(timeout)
+	rec := o.Record
+	if rec == nil || rec.Repository != o.Repository.String() {
+		rec = NewRecord(o.Repository)
 	}
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.NewMultiKeychain() // anonymous
-	}
-	// One retry for a transient failure, no long backoff: a dead
-	// registry must fail the run within about the timeout.
-	base := []remote.Option{remote.WithTransport(tr), remote.WithAuthFromKeychain(kc),
-		remote.WithRetryBackoff(remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Steps: 2}),
-		remote.WithUserAgent("fleetgen-publish")}
-	// The puller reuses the registry's token across artifacts.
-	puller, err := remote.NewPuller(base...)
+	out := &Report{Record: rec.clone()}
+	reg, err := newRegistryClient(ctx, o, timeout)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
-	pusher, err := remote.NewPusher(base...)
+	tags, err := reg.listTags(ctx)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -181,7 +199,8 @@ func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, err
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out, err := publishOne(ctx, units[i], build, o, puller, pusher, timeout)
+				u := units[i]
+				res, err := publishOne(ctx, u, tags, rec.Tags[u.Tag], build, o, reg, timeout)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil {
@@ -189,7 +208,10 @@ func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, err
 						cancel()
 					}
 				} else {
-					outcomes[i], done[i] = out, true
+					outcomes[i], done[i] = res, true
+					if res.Action != WouldPush {
+						out.Record.Tags[u.Tag] = RecordEntry{Digest: res.Digest.String(), Key: u.Key, Size: res.Size, SignedBy: res.signedBy}
+					}
 				}
 				mu.Unlock()
 			}
@@ -205,44 +227,73 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	rep := &Report{}
 	for i := range units {
 		if done[i] {
-			rep.Outcomes = append(rep.Outcomes, outcomes[i])
+			out.Outcomes = append(out.Outcomes, outcomes[i])
 		}
 	}
-	sort.Slice(rep.Outcomes, func(i, j int) bool { return rep.Outcomes[i].Tag < rep.Outcomes[j].Tag })
-	if firstErr == nil && ctx.Err() != nil && len(rep.Outcomes) < len(units) {
+	sort.Slice(out.Outcomes, func(i, j int) bool { return out.Outcomes[i].Tag < out.Outcomes[j].Tag })
+	out.Requests = reg.requests.Load()
+	if firstErr == nil && ctx.Err() != nil && len(out.Outcomes) < len(units) {
 		firstErr = ctx.Err()
 	}
-	return rep, firstErr
+	return out, firstErr
 }
 
-func publishOne(ctx context.Context, u Unit, build func(Unit) (*Artifact, error), o PublishOptions, puller *remote.Puller, pusher *remote.Pusher, timeout time.Duration) (Outcome, error) {
+func publishOne(ctx context.Context, u Unit, tags map[string]bool, known RecordEntry, build func(Unit) (*Artifact, error), o PublishOptions, reg *registryClient, timeout time.Duration) (Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ref := o.Repository.Tag(u.Tag)
 	out := Outcome{Tag: u.Tag}
-	// One GET gives the digest and the annotations (HEAD would give the
-	// digest only, and the content key is what spares a build).
-	d, err := puller.Get(ctx, ref)
-	switch {
-	case err == nil:
-		out.Previous = d.Digest
-		m, perr := v1.ParseManifest(bytes.NewReader(d.Manifest))
-		if perr != nil || m.Annotations[FleetAnnotation] != o.Fleet || m.Annotations[ArtifactAnnotation] != u.ID {
-			return out, &CollisionError{Ref: ref.String(), Found: foundBy(m, perr)}
+	if tags[u.Tag] {
+		if known.Key == u.Key && known.Digest != "" && !o.Verify {
+			// The record says this run's content is there: no request.
+			out.Action, out.Size = Unchanged, known.Size
+			out.Digest, _ = v1.NewHash(known.Digest)
+			out.Previous = out.Digest
+			return signOne(ctx, out, o, reg, tags, known, timeout)
 		}
-		if m.Annotations[ContentAnnotation] == u.Key {
-			out.Action, out.Digest, out.Size = Unchanged, d.Digest, int64(len(d.Manifest))
-			for _, l := range m.Layers {
-				out.Size += l.Size
+		checked := false
+		if known.Digest != "" {
+			// A HEAD is enough when the tag still points where fleetgen
+			// left it.
+			d, err := reg.puller.Head(ctx, ref)
+			switch {
+			case err == nil && d.Digest.String() == known.Digest:
+				checked = true
+				out.Previous = d.Digest
+				if known.Key == u.Key {
+					out.Action, out.Digest, out.Size = Unchanged, d.Digest, known.Size
+					return signOne(ctx, out, o, reg, tags, known, timeout)
+				}
+			case err == nil, isNotFound(err):
+			default:
+				return out, registryError("check "+ref.String(), err, timeout)
 			}
-			return signOne(ctx, out, o, puller, pusher, timeout)
 		}
-	case isNotFound(err):
-	default:
-		return out, registryError("check "+ref.String(), err, timeout)
+		if !checked {
+			// One GET gives the digest and the annotations (the content
+			// key is what spares a build).
+			d, err := reg.puller.Get(ctx, ref)
+			switch {
+			case err == nil:
+				out.Previous = d.Digest
+				m, perr := v1.ParseManifest(bytes.NewReader(d.Manifest))
+				if perr != nil || m.Annotations[FleetAnnotation] != o.Fleet || m.Annotations[ArtifactAnnotation] != u.ID {
+					return out, &CollisionError{Ref: ref.String(), Found: foundBy(m, perr)}
+				}
+				if m.Annotations[ContentAnnotation] == u.Key {
+					out.Action, out.Digest, out.Size = Unchanged, d.Digest, int64(len(d.Manifest))
+					for _, l := range m.Layers {
+						out.Size += l.Size
+					}
+					return signOne(ctx, out, o, reg, tags, known, timeout)
+				}
+			case isNotFound(err):
+			default:
+				return out, registryError("check "+ref.String(), err, timeout)
+			}
+		}
 	}
 	a, err := build(u)
 	if err != nil {
@@ -251,7 +302,7 @@ func publishOne(ctx context.Context, u Unit, build func(Unit) (*Artifact, error)
 	out.Digest, out.Size = a.Digest, int64(len(a.Layer))+a.ManifestSize
 	if a.Digest == out.Previous {
 		out.Action = Unchanged
-		return signOne(ctx, out, o, puller, pusher, timeout)
+		return signOne(ctx, out, o, reg, tags, known, timeout)
 	}
 	if o.DryRun {
 		out.Action = WouldPush
@@ -260,11 +311,11 @@ func publishOne(ctx context.Context, u Unit, build func(Unit) (*Artifact, error)
 		}
 		return out, nil
 	}
-	if err := pusher.Push(ctx, ref, a.Image); err != nil {
+	if err := reg.push(ctx, u.Tag, a); err != nil {
 		return out, registryError("push "+ref.String(), err, timeout)
 	}
 	out.Action = Pushed
-	return signOne(ctx, out, o, puller, pusher, timeout)
+	return signOne(ctx, out, o, reg, tags, known, timeout)
 }
 
 // signOne makes sure the artifact out.Digest carries a valid signature by
@@ -275,45 +326,52 @@ func publishOne(ctx context.Context, u Unit, build func(Unit) (*Artifact, error)
 // alone (no re-signing at every run: ECDSA signatures differ each time).
 // Otherwise the new layer is appended to what the tag holds, as cosign
 // sign does, so signatures by other keys (a rotation) are kept.
-func signOne(ctx context.Context, out Outcome, o PublishOptions, puller *remote.Puller, pusher *remote.Pusher, timeout time.Duration) (Outcome, error) {
+func signOne(ctx context.Context, out Outcome, o PublishOptions, reg *registryClient, tags map[string]bool, known RecordEntry, timeout time.Duration) (Outcome, error) {
+	sigTag := sign.SignatureTag(out.Digest.String())
 	if o.Signer == nil {
 		if !o.FindUnsigned {
 			return out, nil
 		}
-		ref := o.Repository.Tag(sign.SignatureTag(out.Digest.String()))
-		switch _, err := puller.Get(ctx, ref); {
-		case err == nil:
+		// The tag list is whole (listTags): no request per artifact.
+		if tags[sigTag] {
 			out.Signature = HasSignature
-		case isNotFound(err):
+		} else {
 			out.Signature = Unsigned
-		default:
-			return out, registryError("check "+ref.String(), err, timeout)
 		}
+		return out, nil
+	}
+	id := o.Signer.KeyID()
+	if tags[sigTag] && known.SignedBy == id && known.Digest == out.Digest.String() && !o.Verify {
+		// The record says this key signed this digest, and the signature
+		// tag is still there: no request.
+		out.Signature, out.signedBy = AlreadySigned, id
 		return out, nil
 	}
 	payload := sign.Payload(o.Repository.Name(), out.Digest.String())
 	payloadDigest, _, _ := v1.SHA256(bytes.NewReader(payload))
-	ref := o.Repository.Tag(sign.SignatureTag(out.Digest.String()))
+	ref := o.Repository.Tag(sigTag)
 	var base v1.Image = mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1)
-	d, err := puller.Get(ctx, ref)
-	switch {
-	case err == nil:
-		m, perr := v1.ParseManifest(bytes.NewReader(d.Manifest))
-		if perr != nil {
-			return out, fmt.Errorf("%s is not a cosign signature manifest: %w", ref, perr)
-		}
-		for _, l := range m.Layers {
-			if l.Digest == payloadDigest && sign.Verify(o.Signer.Public(), payload, l.Annotations[sign.SignatureAnnotation]) {
-				out.Signature = AlreadySigned
-				return out, nil
+	if tags[sigTag] {
+		d, err := reg.puller.Get(ctx, ref)
+		switch {
+		case err == nil:
+			m, perr := v1.ParseManifest(bytes.NewReader(d.Manifest))
+			if perr != nil {
+				return out, fmt.Errorf("%s is not a cosign signature manifest: %w", ref, perr)
 			}
+			for _, l := range m.Layers {
+				if l.Digest == payloadDigest && sign.Verify(o.Signer.Public(), payload, l.Annotations[sign.SignatureAnnotation]) {
+					out.Signature, out.signedBy = AlreadySigned, id
+					return out, nil
+				}
+			}
+			if base, err = d.Image(); err != nil {
+				return out, registryError("read "+ref.String(), err, timeout)
+			}
+		case isNotFound(err):
+		default:
+			return out, registryError("check "+ref.String(), err, timeout)
 		}
-		if base, err = d.Image(); err != nil {
-			return out, registryError("read "+ref.String(), err, timeout)
-		}
-	case isNotFound(err):
-	default:
-		return out, registryError("check "+ref.String(), err, timeout)
 	}
 	if o.DryRun {
 		out.Signature = WouldSign
@@ -330,10 +388,10 @@ func signOne(ctx context.Context, out Outcome, o PublishOptions, puller *remote.
 	if err != nil {
 		return out, err
 	}
-	if err := pusher.Push(ctx, ref, img); err != nil {
+	if err := reg.pusher.Push(ctx, ref, img); err != nil {
 		return out, registryError("push signature "+ref.String(), err, timeout)
 	}
-	out.Signature = Signed
+	out.Signature, out.signedBy = Signed, id
 	return out, nil
 }
 

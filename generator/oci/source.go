@@ -1,10 +1,13 @@
 package oci
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing/fstest"
@@ -32,15 +35,104 @@ type Source struct {
 	// revision does not have their folder yet (promote the ring).
 	NotInRing []string
 
+	// RegionKeys: each region's RegionKey at this commit.
+	RegionKeys map[string]string
+	// Skipped is the number of regions whose files were not listed: the
+	// record said every artifact of theirs was published with the same
+	// region key (their units carry the recorded content keys and no
+	// files until a build needs them).
+	Skipped int
+
 	repo    *gitrepo.Repo
+	commit  plumbing.Hash
 	mu      sync.Mutex
 	blobs   map[string][]byte
 	checked map[string]func() error
+	lazy    map[string]func() ([]Unit, error) // region -> its units with files
+}
+
+// regionPaths are the folders whose trees make a region's key.
+func regionPaths(region string) []string {
+	return []string{"apps/base", "apps/regions/" + region, "clusters/" + region, "infrastructure/base", "infrastructure/regions/" + region}
+}
+
+// regionKey says what the artifacts of a region are made of, cheaply:
+// the tree ids of its folders (and the bases), the fleet, the source URL,
+// the unit and the region's clusters. Equal keys, equal artifacts.
+func regionKey(l *spec.Loaded, region string, ids map[string]plumbing.Hash) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "fleet %s\nsource %s\nunit %s\n", l.Metadata.Name, l.Spec.Git.URL, l.Spec.Delivery.Unit)
+	for _, p := range regionPaths(region) {
+		fmt.Fprintf(h, "tree %s %s\n", p, ids[p])
+	}
+	for _, c := range l.RegionClusters(region) {
+		fmt.Fprintf(h, "cluster %s\n", c.Name)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// Settle records in rep.Record the key of every region all of whose
+// artifacts are in rep as pushed or unchanged (and drops the others').
+func (s *Source) Settle(rep *Report) {
+	if rep == nil || rep.Record == nil {
+		return
+	}
+	ok := map[string]bool{}
+	for _, o := range rep.Outcomes {
+		if o.Action == Pushed || o.Action == Unchanged {
+			ok[o.Tag] = true
+		}
+	}
+	if rep.Record.Regions == nil {
+		rep.Record.Regions = map[string]string{}
+	}
+	all := map[string]bool{}
+	for _, u := range s.Units {
+		if _, seen := all[u.Region]; !seen {
+			all[u.Region] = true
+		}
+		all[u.Region] = all[u.Region] && ok[u.Tag]
+	}
+	for r, done := range all {
+		if done && s.RegionKeys[r] != "" {
+			rep.Record.Regions[r] = s.RegionKeys[r]
+		} else {
+			delete(rep.Record.Regions, r)
+		}
+	}
+}
+
+// withFiles returns u with its file list, listing its region's files
+// now if they were skipped.
+func (s *Source) withFiles(u Unit) (Unit, error) {
+	if u.Files != nil {
+		return u, nil
+	}
+	s.mu.Lock()
+	load := s.lazy[u.Region]
+	s.mu.Unlock()
+	if load == nil {
+		return u, nil
+	}
+	units, err := load()
+	if err != nil {
+		return u, err
+	}
+	for _, x := range units {
+		if x.Tag == u.Tag {
+			return x, nil
+		}
+	}
+	return u, fmt.Errorf("artifact %s: not in the committed tree", u.Tag)
 }
 
 // Load returns u with every file's content read from the commit (each
 // blob once, shared between units).
 func (s *Source) Load(u Unit) (Unit, error) {
+	u, err := s.withFiles(u)
+	if err != nil {
+		return u, err
+	}
 	files := make([]File, len(u.Files))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,6 +173,16 @@ var ErrNotOCI = errors.New("spec.delivery.mode is not oci in the committed fleet
 // worktree: what is published is what git holds): its fleet.yaml (and
 // inventory), and the files every artifact is made of.
 func FromCommit(dir string) (*Source, error) {
+	return FromCommitKnown(dir, nil)
+}
+
+// FromCommitKnown is FromCommit with what an earlier publish recorded:
+// known, given the committed spec, returns the record (nil: none). A
+// region whose key (RegionKey: tree ids of its folders...) equals the
+// recorded one, and all of whose tags the record holds, is not listed:
+// its units carry the recorded content keys and list their files only if
+// a build needs them.
+func FromCommitKnown(dir string, known func(*spec.Loaded) *Record) (*Source, error) {
 	repo, err := gitrepo.Open(dir)
 	if err != nil {
 		return nil, err
@@ -107,27 +209,41 @@ func FromCommit(dir string) (*Source, error) {
 	if !l.Spec.OCI() {
 		return nil, ErrNotOCI
 	}
-	commit, committed, ok, err := repo.ListHeadTree(RepoPrefixes())
+	commit, ok, err := repo.HeadCommit()
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("%s: no commit yet", dir)
 	}
-	files := make([]File, len(committed))
-	for i, f := range committed {
-		files[i] = File{Path: f.Path, Executable: f.Executable, Hash: f.Hash.String()}
+	src := &Source{Commit: commit.String(), Spec: l, repo: repo, commit: commit, blobs: map[string][]byte{},
+		checked: map[string]func() error{}, lazy: map[string]func() ([]Unit, error){}, RegionKeys: map[string]string{}}
+	var rec *Record
+	if known != nil {
+		rec = known(l)
 	}
-	src := &Source{Commit: commit.String(), Spec: l, Units: Units(l, files), repo: repo, blobs: map[string][]byte{}, checked: map[string]func() error{}}
 	if l.Spec.HasRings() {
+		// Ring clusters are built from their ring's branch head, not from
+		// this commit: region keys (this commit's trees) do not describe
+		// them, so every region is listed and none is recorded as settled.
+		units, err := src.listUnits(RepoPrefixes(), func(string) bool { return true })
+		if err != nil {
+			return nil, err
+		}
+		src.Units = units
 		if err := src.ringUnits(); err != nil {
 			return nil, err
 		}
+	} else if err := src.listChanged(rec); err != nil {
+		return nil, err
 	}
 	if ref, err := repo.Git().Head(); err == nil && ref.Name().IsBranch() {
 		src.Branch = ref.Name().Short()
 	}
 	for _, u := range src.Units {
+		if u.Files == nil {
+			continue
+		}
 		if len(u.Files) == 0 || !hasClusterFolders(u) {
 			return nil, fmt.Errorf("artifact %s: the committed tree has no clusters/%s folder for it: run fleetgen regen (or generate) and commit before publishing", u.Tag, u.Region)
 		}
@@ -152,7 +268,7 @@ func (s *Source) ringUnits() error {
 		if !ok {
 			return fmt.Errorf("ring %s has no branch %s: run fleetgen regen to create it, then promote", ring, spec.RingBranch(ring))
 		}
-		committed, err := s.repo.ListTreeAt(h, RepoPrefixes())
+		committed, err := s.repo.ListCommitTree(h, RepoPrefixes())
 		if err != nil {
 			return err
 		}
@@ -179,6 +295,85 @@ func (s *Source) ringUnits() error {
 		units = append(units, ru)
 	}
 	s.Units = units
+	return nil
+}
+
+// listUnits lists the commit's files under prefixes and makes the units
+// of the regions for which want is true.
+func (s *Source) listUnits(prefixes []string, want func(string) bool) ([]Unit, error) {
+	committed, err := s.repo.ListCommitTree(s.commit, prefixes)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]File, len(committed))
+	for i, f := range committed {
+		files[i] = File{Path: f.Path, Executable: f.Executable, Hash: f.Hash.String()}
+	}
+	return unitsFor(s.Spec, files, want), nil
+}
+
+// recordHasRegion: the record holds every tag of the region.
+func recordHasRegion(rec *Record, l *spec.Loaded, region string) bool {
+	tags := []string{region}
+	if l.Spec.Delivery.Unit != "region" {
+		tags = tags[:0]
+		for _, c := range l.RegionClusters(region) {
+			tags = append(tags, c.Name)
+		}
+	}
+	for _, t := range tags {
+		if e, ok := rec.Tags[t]; !ok || e.Key == "" || e.Digest == "" {
+			return false
+		}
+	}
+	return len(tags) > 0
+}
+
+// listChanged lists the regions whose trees changed since rec, and leaves the others' units unlisted (lazy).
+func (src *Source) listChanged(rec *Record) error {
+	l := src.Spec
+	var paths []string
+	for _, r := range l.Spec.Regions {
+		paths = append(paths, regionPaths(r.Name)...)
+	}
+	ids, err := src.repo.CommitTreeIDs(src.commit, paths)
+	if err != nil {
+		return err
+	}
+	skip := map[string]bool{}
+	var listed []string
+	for _, r := range l.Spec.Regions {
+		key := regionKey(l, r.Name, ids)
+		src.RegionKeys[r.Name] = key
+		if rec != nil && rec.Regions[r.Name] == key && recordHasRegion(rec, l, r.Name) {
+			skip[r.Name] = true
+			continue
+		}
+		listed = append(listed, regionPaths(r.Name)[1:3]...)
+		listed = append(listed, regionPaths(r.Name)[4])
+	}
+	if len(listed) > 0 {
+		units, err := src.listUnits(append([]string{"apps/base", "infrastructure/base"}, listed...), func(r string) bool { return !skip[r] })
+		if err != nil {
+			return err
+		}
+		src.Units = units
+	}
+	for _, r := range l.Spec.Regions {
+		if !skip[r.Name] {
+			continue
+		}
+		src.Skipped++
+		for _, u := range unitsFor(l, nil, func(x string) bool { return x == r.Name }) {
+			u.Files, u.Key = nil, rec.Tags[u.Tag].Key
+			src.Units = append(src.Units, u)
+		}
+		region := r.Name
+		src.lazy[region] = sync.OnceValues(func() ([]Unit, error) {
+			return src.listUnits(regionPaths(region), func(x string) bool { return x == region })
+		})
+	}
+	sort.Slice(src.Units, func(i, j int) bool { return src.Units[i].Tag < src.Units[j].Tag })
 	return nil
 }
 
@@ -219,7 +414,17 @@ func (s *Source) CheckRegion(region string) error {
 
 func (s *Source) checkRegion(region string) error {
 	var u Unit
-	for _, x := range s.Units {
+	units := s.Units
+	s.mu.Lock()
+	load := s.lazy[region]
+	s.mu.Unlock()
+	if load != nil {
+		var err error
+		if units, err = load(); err != nil {
+			return err
+		}
+	}
+	for _, x := range units {
 		if x.Region == region {
 			u = x
 			break

@@ -31,6 +31,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -176,6 +177,12 @@ func (s *Signer) Sign(payload []byte) (string, error) {
 		return "", err
 	}
 	return base64.StdEncoding.EncodeToString(sig), nil
+}
+
+// KeyID names the signer's key: the SHA-256 of its public PEM, hex.
+func (s *Signer) KeyID() string {
+	sum := sha256.Sum256(s.PublicPEM)
+	return hex.EncodeToString(sum[:])
 }
 
 // Public is the signer's public key.
