@@ -62,6 +62,9 @@ func (l *Loaded) Default() {
 	for i := range s.Apps {
 		a := &s.Apps[i]
 		def(&a.CPU, DefaultAppCPU)
+		if a.Chart != nil || a.Kustomize != nil {
+			continue // its own manifests shape its pods; memory is required
+		}
 		def(&a.Memory, DefaultAppMemory)
 		if a.Replicas == 0 {
 			a.Replicas = DefaultAppReplicas

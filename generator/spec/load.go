@@ -301,6 +301,9 @@ func checkFields(file string, n *yaml.Node, t reflect.Type, p string, lines map[
 			lines[child] = k.Line
 			errs = append(errs, checkFields(file, v, t.Elem(), child, lines)...)
 		}
+	case reflect.Interface:
+		// Free-form data (Helm values): any shape, but no aliases.
+		return checkFree(file, n, p)
 	default:
 		if n.Kind != yaml.ScalarNode {
 			return Errors{{File: file, Line: n.Line, Field: p, Msg: "expected a single value, got " + kindName(n)}}
@@ -317,6 +320,32 @@ func checkFields(file string, n *yaml.Node, t reflect.Type, p string, lines map[
 		}
 	}
 	return errs
+}
+
+// checkFree walks free-form data: aliases and merge keys are refused (as
+// everywhere in fleet.yaml), and so are keys that are not text.
+func checkFree(file string, n *yaml.Node, p string) Errors {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return Errors{{File: file, Line: n.Line, Field: p, Msg: "YAML aliases are not supported in fleet.yaml"}}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
+				return Errors{{File: file, Line: k.Line, Field: p, Msg: fmt.Sprintf("key %q is not text: Helm values are keyed by strings (quote it)", k.Value)}}
+			}
+			if errs := checkFree(file, n.Content[i+1], join(p, k.Value)); len(errs) > 0 {
+				return errs
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if errs := checkFree(file, c, fmt.Sprintf("%s[%d]", p, i)); len(errs) > 0 {
+				return errs
+			}
+		}
+	}
+	return nil
 }
 
 func kindName(n *yaml.Node) string {

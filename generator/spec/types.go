@@ -4,6 +4,8 @@
 // field, and defaults are applied in one place (Default).
 package spec
 
+import "strings"
+
 // APIVersion and Kind identify a fleet.yaml document.
 const (
 	APIVersion = "fleetgen.dev/v1alpha1"
@@ -210,14 +212,28 @@ type Secrets struct {
 	AgeRecipients []string `yaml:"ageRecipients,omitempty"`
 }
 
-// App is one workload deployed to every cluster of the fleet.
+// App is one workload deployed to every cluster of the fleet. It is one of:
+// a container image (Image: fleetgen renders its Deployment, Service and
+// NetworkPolicies), a Helm chart (Chart), or a remote Kustomize base
+// (Kustomize). The fields after Replicas are for image apps only.
 type App struct {
-	Name      string `yaml:"name"`
-	Image     string `yaml:"image"`
-	Port      int    `yaml:"port,omitempty"`
-	Replicas  int    `yaml:"replicas,omitempty"`
-	CPU       string `yaml:"cpu,omitempty"`    // request, e.g. 50m
-	Memory    string `yaml:"memory,omitempty"` // request = limit, e.g. 64Mi
+	Name string `yaml:"name"`
+	// Image is a container image reference: fleetgen renders the pods.
+	Image string `yaml:"image,omitempty"`
+	// Chart is a Helm chart, installed by Flux's helm-controller
+	// (HelmRelease) where it fits the memory budget, else by K3s's built-in
+	// helm-controller (HelmChart); fleetgen plan says which, per region.
+	Chart *AppChart `yaml:"chart,omitempty"`
+	// Kustomize is a remote Kustomize base at a pinned ref.
+	Kustomize *AppKustomize `yaml:"kustomize,omitempty"`
+	Port      int           `yaml:"port,omitempty"`
+	Replicas  int           `yaml:"replicas,omitempty"`
+	// CPU and Memory: an image app's request (memory is also its limit),
+	// e.g. 50m and 64Mi. For a chart or a Kustomize base, what all its pods
+	// request together: the budget's figure (fleetgen cannot read it from
+	// the chart), required for them.
+	CPU       string `yaml:"cpu,omitempty"`
+	Memory    string `yaml:"memory,omitempty"`
 	RunAsUser int64  `yaml:"runAsUser,omitempty"`
 	// WritablePaths get an emptyDir each (the root filesystem is read-only).
 	WritablePaths []string `yaml:"writablePaths,omitempty"`
@@ -232,6 +248,45 @@ type App struct {
 	// address is kept) and a NetworkPolicy admits the From networks to its
 	// port. Without it, only pods of the app's namespace reach it.
 	Expose *AppExpose `yaml:"expose,omitempty"`
+}
+
+// AppChart is a Helm chart at an exact version.
+type AppChart struct {
+	// Repository is where the chart is: an HTTP(S) Helm repository (the URL
+	// its index.yaml is under, e.g. https://charts.example.com) or an OCI
+	// repository holding the chart (oci://ghcr.io/org/charts; the chart is
+	// <repository>/<name>:<version>).
+	Repository string `yaml:"repository"`
+	// Name of the chart in the repository.
+	Name string `yaml:"name"`
+	// Version is the chart's exact version (SemVer, e.g. 1.4.2): required,
+	// never a range, so every cluster runs the same chart.
+	Version string `yaml:"version"`
+	// Values for every cluster (a regions[].values entry is merged over
+	// them for that region's clusters). Strings may use ${CLUSTER_NAME},
+	// ${REGION} and inventory values: Flux substitutes them per cluster.
+	Values map[string]any `yaml:"values,omitempty"`
+}
+
+// IsChartOCI reports whether the chart is in an OCI registry.
+func (c *AppChart) IsChartOCI() bool { return strings.HasPrefix(c.Repository, "oci://") }
+
+// AppKustomize is a remote Kustomize base.
+type AppKustomize struct {
+	// URL is a git URL as kustomize reads remote bases, pinned with
+	// ?ref=<tag or commit>: https://github.com/org/repo//deploy/base?ref=v1.2.0.
+	URL string `yaml:"url"`
+}
+
+// Kind is the kind of app: "image", "chart" or "kustomize".
+func (a *App) Kind() string {
+	switch {
+	case a.Chart != nil:
+		return "chart"
+	case a.Kustomize != nil:
+		return "kustomize"
+	}
+	return "image"
 }
 
 // AppExpose opens an app's port to the site network on every node.
@@ -280,4 +335,8 @@ type Region struct {
 	// Rings puts named clusters of this region in a ring (ring name ->
 	// cluster names), overriding the hash; the others are hashed.
 	Rings map[string][]string `yaml:"rings,omitempty"`
+	// Values are Helm values per chart app (app name -> values), merged
+	// over spec.apps[].chart.values for this region's clusters (maps are
+	// merged key by key, anything else is replaced, as Helm merges values).
+	Values map[string]map[string]any `yaml:"values,omitempty"`
 }

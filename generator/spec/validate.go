@@ -281,6 +281,7 @@ func (v *validator) regions(s *FleetSpec) {
 			v.host(fmt.Sprintf("%s.registryMirrors[%d]", p, j), m)
 		}
 		v.labels(p+".labels", r.Labels)
+		v.regionValues(p, r, s.Apps)
 	}
 	v.l.clusterAt = clusterAt
 }
@@ -400,9 +401,39 @@ func (v *validator) app(p string, a *App, seen map[string]bool) {
 		}
 		seen[a.Name] = true
 	}
-	if a.Image == "" {
-		v.add(p+".image", "is required")
-	} else if !imageRe().MatchString(a.Image) {
+	kinds := 0
+	for _, set := range []bool{a.Image != "", a.Chart != nil, a.Kustomize != nil} {
+		if set {
+			kinds++
+		}
+	}
+	switch {
+	case kinds == 0:
+		v.add(p, "app %q needs one of image (a container image), chart (a Helm chart) or kustomize (a remote Kustomize base)", a.Name)
+	case kinds > 1:
+		v.add(p, "app %q gives more than one of image, chart and kustomize: an app is one of them", a.Name)
+	case a.Chart != nil:
+		v.chart(p, a)
+	case a.Kustomize != nil:
+		v.remoteBase(p+".kustomize.url", a.Kustomize.URL)
+	}
+	if kinds == 1 && a.Image == "" {
+		// The pods are the chart's or the base's: fleetgen does not render
+		// them, so the fields that shape them do not apply.
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"port", a.Port != 0}, {"replicas", v.l.Has(p + ".replicas")}, {"runAsUser", v.l.Has(p + ".runAsUser")},
+			{"writablePaths", len(a.WritablePaths) > 0}, {"files", len(a.Files) > 0}, {"expose", a.Expose != nil}} {
+			if f.set {
+				v.add(p+"."+f.name, "is for image apps only: app %q is a %s, whose own manifests shape its pods (set it in the %s's values or files)", a.Name, a.Kind(), a.Kind())
+			}
+		}
+		if a.Memory == "" {
+			v.add(p+".memory", "is required for a %s app: the memory all its pods request together, for the memory budget (fleetgen does not render the %s's pods, so it cannot read it)", a.Kind(), a.Kind())
+		}
+	}
+	if a.Image != "" && !imageRe().MatchString(a.Image) {
 		v.add(p+".image", "%q is not an image reference such as ghcr.io/org/app:1.2.3", a.Image)
 	}
 	if a.Port < 0 || a.Port > 65535 {
@@ -415,7 +446,9 @@ func (v *validator) app(p string, a *App, seen map[string]bool) {
 		v.add(p+".runAsUser", "must be a non-root user id (> 0)")
 	}
 	v.quantity(p+".cpu", a.CPU)
-	v.quantity(p+".memory", a.Memory)
+	if a.Memory != "" {
+		v.quantity(p+".memory", a.Memory)
+	}
 	for i, w := range a.WritablePaths {
 		if !strings.HasPrefix(w, "/") || strings.Contains(w, "..") || strings.ContainsAny(w, " \t\n") {
 			v.add(fmt.Sprintf("%s.writablePaths[%d]", p, i), "%q must be an absolute path", w)
