@@ -98,6 +98,9 @@ func networkPolicies(a spec.App) []any {
 func (p *planner) apps() {
 	var names []string
 	for _, a := range p.l.Spec.Apps {
+		if a.Image == "" {
+			continue // a chart or remote base: written per region (regionApps)
+		}
 		dir := path.Join("apps/base", a.Name)
 		res := []string{"deployment.yaml"}
 		p.gen(path.Join(dir, "deployment.yaml"), marshal("", deployment(a, p.l.Metadata.Name)))
@@ -248,7 +251,7 @@ func service(a spec.App) *corev1.Service {
 }
 
 // regionOverlays writes the region's overlays of both bases.
-func (p *planner) regionOverlays(r *spec.Region) {
+func (p *planner) regionOverlays(r *spec.Region, d *Decisions) {
 	labels := map[string]string{RegionLabel: r.Name}
 	for k, v := range r.Labels {
 		labels[k] = v
@@ -257,6 +260,8 @@ func (p *planner) regionOverlays(r *spec.Region) {
 		k := kustomization("../../base")
 		if area == "infrastructure" {
 			k.Resources = append(k.Resources, UpgradePlansFile)
+		} else {
+			k.Resources = append(k.Resources, p.regionApps(r, d)...)
 		}
 		k.Labels = []KustomizeLabel{{Pairs: labels, IncludeSelectors: false}}
 		p.gen(path.Join(area, "regions", r.Name, "kustomization.yaml"),

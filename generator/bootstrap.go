@@ -152,6 +152,9 @@ func registries(r *spec.Region, d *Decisions, apps []spec.App) map[string]any {
 func upstreamRegistries(apps []spec.App) []string {
 	regs := []string{"docker.io", "ghcr.io", "quay.io", "registry.k8s.io"}
 	for _, a := range apps {
+		if a.Image == "" {
+			continue // a chart's or remote base's images are not known here
+		}
 		host := "docker.io" // an image without a registry host is Docker Hub's
 		if first, _, ok := strings.Cut(a.Image, "/"); ok && strings.ContainsAny(first, ".:") {
 			host = first

@@ -66,7 +66,17 @@ type Decisions struct {
 	Budget         Budget
 	Exposed        []string // apps open to the site network, described for the docs
 	Upgrade        UpgradeDecision
+	// Charts is how the region's chart apps are installed: ChartsFlux
+	// (HelmRelease, Flux's helm-controller) or ChartsK3s (HelmChart, K3s's
+	// built-in helm-controller); "" without chart apps.
+	Charts string
 }
+
+// How chart apps are installed.
+const (
+	ChartsFlux = "flux-helmrelease"
+	ChartsK3s  = "k3s-helmchart"
+)
 
 // BudgetLine is one row of the budget table.
 type BudgetLine struct {
@@ -94,12 +104,39 @@ func (b *Budget) add(key string) {
 func (b *Budget) addApp(a spec.App) {
 	mem := resource.MustParse(a.Memory)
 	cpu := resource.MustParse(a.CPU)
-	b.Lines = append(b.Lines, BudgetLine{
-		Component: fmt.Sprintf("app %s (%d replica(s))", a.Name, a.Replicas),
-		MemoryMi:  mem.Value() / (1 << 20) * int64(a.Replicas),
-		CPUm:      cpu.MilliValue() * int64(a.Replicas),
-		Source:    "fleet.yaml spec.apps requests",
-	})
+	switch {
+	case a.Chart != nil:
+		b.Lines = append(b.Lines, BudgetLine{
+			Component: fmt.Sprintf("app %s (chart %s %s)", a.Name, a.Chart.Name, a.Chart.Version),
+			MemoryMi:  mem.Value() / (1 << 20),
+			CPUm:      cpu.MilliValue(),
+			Source:    "fleet.yaml spec.apps[].memory and cpu: what the chart's pods request together, as given (not read from the chart)",
+		})
+	case a.Kustomize != nil:
+		b.Lines = append(b.Lines, BudgetLine{
+			Component: fmt.Sprintf("app %s (remote Kustomize base)", a.Name),
+			MemoryMi:  mem.Value() / (1 << 20),
+			CPUm:      cpu.MilliValue(),
+			Source:    "fleet.yaml spec.apps[].memory and cpu: what the base's pods request together, as given (not read from the base)",
+		})
+	default:
+		b.Lines = append(b.Lines, BudgetLine{
+			Component: fmt.Sprintf("app %s (%d replica(s))", a.Name, a.Replicas),
+			MemoryMi:  mem.Value() / (1 << 20) * int64(a.Replicas),
+			CPUm:      cpu.MilliValue() * int64(a.Replicas),
+			Source:    "fleet.yaml spec.apps requests",
+		})
+	}
+}
+
+// hasCharts reports whether any app is a Helm chart.
+func hasCharts(apps []spec.App) bool {
+	for _, a := range apps {
+		if a.Chart != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Budget) total(nodeMi int64) {
@@ -113,6 +150,7 @@ func (b *Budget) total(nodeMi int64) {
 }
 
 var minimalFlux = []string{"source-controller", "kustomize-controller"}
+var minimalHelmFlux = []string{"source-controller", "kustomize-controller", "helm-controller"}
 var fullFlux = []string{"source-controller", "kustomize-controller", "helm-controller", "notification-controller"}
 
 // decide applies the seed's Warning: drop what is too heavy for the
@@ -217,6 +255,10 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 		return b
 	}
 
+	charts := hasCharts(s.Apps)
+	// withHelm is the margin the minimal set plus helm-controller leaves:
+	// what decides where chart apps go when the full set does not fit.
+	var withHelm Budget
 	switch {
 	case len(s.Flux.Components) > 0:
 		d.FluxComponents = sortedCopy(s.Flux.Components)
@@ -227,9 +269,32 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 		if full.MarginPercent >= fullFluxMarginPercent {
 			d.FluxComponents, d.Budget = fullFlux, full
 			d.Reasons = append(d.Reasons, fmt.Sprintf("Flux: source, kustomize, helm and notification controllers (%d%% of memory stays free)", full.MarginPercent))
+		} else if withHelm = build(minimalHelmFlux); charts && withHelm.MarginPercent >= fullFluxMarginPercent {
+			d.FluxComponents, d.Budget = minimalHelmFlux, withHelm
+			d.Reasons = append(d.Reasons, fmt.Sprintf("Flux: source, kustomize and helm controllers, for the chart apps (%d%% of memory stays free; with notification-controller too, only %d%% of %s would)", withHelm.MarginPercent, full.MarginPercent, hw.Memory))
 		} else {
 			d.FluxComponents, d.Budget = minimalFlux, build(minimalFlux)
 			d.Reasons = append(d.Reasons, fmt.Sprintf("Flux: minimal set (source-controller, kustomize-controller): with the full set only %d%% of %s would stay free", full.MarginPercent, hw.Memory))
+		}
+	}
+	if charts {
+		switch {
+		case contains(d.FluxComponents, "helm-controller"):
+			d.Charts = ChartsFlux
+			d.Reasons = append(d.Reasons, "chart apps: Flux HelmRelease (helm-controller is installed), with a HelmRepository or OCIRepository source per chart; apps/regions/"+r.Name+"/<app>-chart.yaml")
+		case len(s.Flux.Components) > 0:
+			d.Charts = ChartsK3s
+			d.Reasons = append(d.Reasons, "chart apps: K3s HelmChart (helm.cattle.io/v1, K3s's built-in helm-controller): helm-controller is not in spec.flux.components")
+		default:
+			d.Charts = ChartsK3s
+			d.Reasons = append(d.Reasons, fmt.Sprintf("chart apps: K3s HelmChart (helm.cattle.io/v1): K3s's built-in helm-controller runs inside the K3s server process (no extra controller; a short install Job per chart change), whereas with Flux's helm-controller (+%dMi) only %d%% of %s would stay free (%d%% needed)", Footprints["helm-controller"].MemoryMi, withHelm.MarginPercent, hw.Memory, fullFluxMarginPercent))
+		}
+		if d.Charts == ChartsFlux {
+			for _, a := range s.Apps {
+				if a.Chart != nil && !a.Chart.IsChartOCI() {
+					d.Reasons = append(d.Reasons, fmt.Sprintf("chart app %s comes from an HTTP(S) Helm repository: source-controller downloads that repository's whole index.yaml at every poll (every %s here), where a chart in an OCI registry costs one manifest request per poll", a.Name, d.Connectivity.GitInterval))
+				}
+			}
 		}
 	}
 	if nodeMi < 8192 {

@@ -205,11 +205,17 @@ func (p *planner) readmeData() map[string]any {
 		d := &p.res.Decisions[i]
 		rows = append(rows, regionRow{Decisions: d, Name: d.Region, Clusters: len(p.l.RegionClusters(d.Region)), Connectivity: d.Connectivity.Name})
 	}
-	var apps []string
+	var apps, regionApps []string
 	for _, a := range s.Apps {
+		if a.Image == "" {
+			regionApps = append(regionApps, a.Name) // a chart or remote base: per region
+			continue
+		}
 		apps = append(apps, a.Name)
 	}
-	if len(apps) == 0 {
+	if len(apps) == 0 && len(regionApps) > 0 {
+		apps = []string{"(none: every app is a chart or a remote base)"}
+	} else if len(apps) == 0 {
 		apps = []string{"(none yet)"}
 	}
 	var profiles []Profile
@@ -231,6 +237,7 @@ func (p *planner) readmeData() map[string]any {
 		"ClusterCount":  len(p.l.Clusters),
 		"Regions":       rows,
 		"Apps":          apps,
+		"RegionApps":    regionApps,
 		"Mode":          s.Flux.Mode,
 		"OCI":           s.OCI(),
 		"OCIURL":        OCIURL(s),

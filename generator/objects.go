@@ -77,6 +77,7 @@ type HelmChart struct {
 
 type HelmChartSpec struct {
 	Chart           string `json:"chart"`
+	Repo            string `json:"repo,omitempty"`
 	Version         string `json:"version,omitempty"`
 	TargetNamespace string `json:"targetNamespace,omitempty"`
 	CreateNamespace bool   `json:"createNamespace,omitempty"`

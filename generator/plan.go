@@ -93,7 +93,7 @@ func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result,
 		if len(regions) > 0 && !slices.Contains(regions, r.Name) {
 			continue
 		}
-		p.regionOverlays(r)
+		p.regionOverlays(r, d)
 		p.k3sUpgradePlans(r, d)
 		p.clusters(r, d, l.RegionClusters(r.Name))
 		if err := p.bootstrap(r, d); err != nil {

@@ -132,7 +132,10 @@ func rsCollect(t *testing.T, objs *rsObjects, label, dir string, rs []*resource.
 // for every region of every example.
 func rsRegions(t *testing.T, fn func(label string, objs *rsObjects)) {
 	t.Helper()
-	for _, ex := range k3sTestPlans(t) {
+	// The examples, and the case whose apps are charts and a remote base:
+	// their namespaces must be restricted too, and its image app checked.
+	plans := append(k3sTestPlans(t), k3sTestPlan{name: "truck-charts", res: planCase(t, "truck-charts")})
+	for _, ex := range plans {
 		fsys := rsMemFS(t, ex.res)
 		for _, r := range ex.res.Spec.Spec.Regions {
 			objs := &rsObjects{policies: map[string][]networkingv1.NetworkPolicy{}}

@@ -118,6 +118,12 @@ func writePlanText(w io.Writer, res *generator.Result, status []ringStatus) erro
 		fmt.Fprintf(w, "\nRegion %s — %d clusters of %d × %s, %s RAM, %d cores, %s; connectivity %s\n",
 			d.Region, len(res.Spec.RegionClusters(d.Region)), hw.Nodes, hw.Arch, hw.Memory, hw.CPUs, hw.Storage, d.Connectivity.Name)
 		fmt.Fprintf(w, "  datastore: %s   flux: %s (size %s)   disabled: %s\n", d.Datastore, strings.Join(d.FluxComponents, ", "), d.FluxSize, strings.Join(d.Disable, ", "))
+		switch d.Charts {
+		case generator.ChartsFlux:
+			fmt.Fprintf(w, "  charts: Flux HelmRelease (helm-controller)\n")
+		case generator.ChartsK3s:
+			fmt.Fprintf(w, "  charts: K3s HelmChart (K3s's built-in helm-controller)\n")
+		}
 		p := d.Connectivity
 		src := "git"
 		if res.Spec.Spec.OCI() {
@@ -240,6 +246,9 @@ type regionJSON struct {
 	Budget         generator.Budget          `json:"budget"`
 	Rings          []regionRingJSON          `json:"rings,omitempty"`
 	Upgrades       generator.UpgradeDecision `json:"k3sUpgrades"`
+	// Charts: how chart apps are installed (flux-helmrelease or
+	// k3s-helmchart); absent without chart apps.
+	Charts string `json:"charts,omitempty"`
 }
 
 func writePlanJSON(w io.Writer, res *generator.Result, status []ringStatus, load *generator.LoadModel) error {
@@ -265,7 +274,7 @@ func writePlanJSON(w io.Writer, res *generator.Result, status []ringStatus, load
 			Hardware:  map[string]any{"arch": d.Hardware.Arch, "memory": d.Hardware.Memory, "cpus": d.Hardware.CPUs, "storage": d.Hardware.Storage, "nodes": d.Hardware.Nodes},
 			Datastore: d.Datastore, FluxComponents: d.FluxComponents, FluxSize: d.FluxSize, Disabled: d.Disable,
 			Connectivity: d.Connectivity, NodeKey: generator.NodeKey(res.Spec, d.Region), Reasons: d.Reasons, Budget: d.Budget,
-			Upgrades: d.Upgrade,
+			Upgrades: d.Upgrade, Charts: d.Charts,
 		})
 	}
 	enc := json.NewEncoder(w)
