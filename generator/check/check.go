@@ -46,6 +46,12 @@ type Report struct {
 	// Errors and Warnings are sorted by file, line and message.
 	Errors   []Finding
 	Warnings []Finding
+	// Unrendered are the objects whose pods a controller on the cluster
+	// renders — Helm charts (HelmRelease, K3s HelmChart) and remote
+	// Kustomize bases — so that no check here sees those pods: fleetgen
+	// has no Helm SDK and does not fetch remote bases. Their namespaces
+	// still enforce Pod Security restricted when the cluster admits them.
+	Unrendered []Finding
 	// Rendered maps a kustomization directory (slash-separated, relative to
 	// the root, "." for the root) to its rendered multi-document YAML. Only
 	// filled when Options.KeepRendered is set, and only for directories that
@@ -143,7 +149,7 @@ func sortFindings(fs []Finding) []Finding {
 
 func run(r *repo, opts Options) *Report {
 	var f findings
-	docs := parseYAML(r, opts.workers(), &f) // checks 3 and 4
+	docs, unrendered := parseYAMLUnrendered(r, opts.workers(), &f) // checks 3 and 4
 	r.patchMissingGotkComponents(&f)
 	units := buildAll(r, opts, &f)            // check 1
 	clusters := checkFlux(r, docs, units, &f) // check 2
@@ -152,6 +158,7 @@ func run(r *repo, opts Options) *Report {
 		Clusters:       clusters,
 		Errors:         sortFindings(f.errs),
 		Warnings:       sortFindings(f.warns),
+		Unrendered:     sortFindings(unrendered),
 	}
 	if opts.KeepRendered {
 		rep.Rendered = make(map[string][]byte, len(units.built))

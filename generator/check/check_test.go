@@ -501,3 +501,48 @@ func TestNodeVarsMatchesTextScan(t *testing.T) {
 		t.Errorf("nodeVars %v, text scan %v", got, want)
 	}
 }
+
+// TestUnrenderedCharts: objects whose pods a controller on the cluster
+// renders (a HelmRelease, a K3s HelmChart, a Flux Kustomization of another
+// source) are listed, so that validate can say what it did not check; the
+// first-boot Flux Operator HelmChart and the fleet's own Kustomizations
+// are not.
+func TestUnrenderedCharts(t *testing.T) {
+	fx := newFixture(fixtureOpts{regions: 1, clusters: 1})
+	if rep := validate(t, fx); len(rep.Unrendered) != 0 {
+		t.Fatalf("plain fixture: unrendered %v", rep.Unrendered)
+	}
+	fx["apps/extra/charts.yaml"] = `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: web}
+spec: {interval: 10m, chartRef: {kind: OCIRepository, name: web}}
+---
+apiVersion: helm.cattle.io/v1
+kind: HelmChart
+metadata: {name: db, namespace: kube-system}
+spec: {chart: db, repo: https://charts.example.com, version: 1.0.0}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: app-remote, namespace: flux-system}
+spec: {interval: 10m, prune: true, path: ./deploy, sourceRef: {kind: GitRepository, name: app-remote}}
+`
+	fx["bootstrap/r/manifests/flux-operator.yaml"] = `apiVersion: helm.cattle.io/v1
+kind: HelmChart
+metadata: {name: flux-operator, namespace: kube-system}
+spec: {chart: oci://ghcr.io/controlplaneio-fluxcd/charts/flux-operator, version: 0.58.1}
+`
+	rep := validate(t, fx)
+	var got []string
+	for _, u := range rep.Unrendered {
+		got = append(got, u.String())
+	}
+	want := []string{
+		"apps/extra/charts.yaml:1: Helm chart (Flux HelmRelease) web/web",
+		"apps/extra/charts.yaml:6: Helm chart (K3s HelmChart) kube-system/db",
+		"apps/extra/charts.yaml:11: remote Kustomize base (Flux Kustomization of app-remote) flux-system/app-remote",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("unrendered\n got %q\nwant %q", got, want)
+	}
+}

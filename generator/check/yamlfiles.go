@@ -92,8 +92,9 @@ var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // fileResult is what parsing one YAML file found.
 type fileResult struct {
-	docs []docKey
-	errs []Finding
+	docs       []docKey
+	errs       []Finding
+	unrendered []Finding
 }
 
 type docKey struct {
@@ -104,6 +105,14 @@ type docKey struct {
 // parseYAML parses every YAML file of the repository (check 4), reports the
 // plaintext Secrets (check 3) and returns the index of declared objects.
 func parseYAML(r *repo, workers int, f *findings) docIndex {
+	ix, _ := parseYAMLUnrendered(r, workers, f)
+	return ix
+}
+
+// parseYAMLUnrendered is parseYAML, plus the objects whose pods a
+// controller on the cluster renders (see Report.Unrendered).
+func parseYAMLUnrendered(r *repo, workers int, f *findings) (docIndex, []Finding) {
+	var unrendered []Finding
 	var files []string
 	for _, p := range r.paths {
 		if isYAMLFile(p) && !r.isHelmTemplate(p) {
@@ -117,11 +126,50 @@ func parseYAML(r *repo, workers int, f *findings) docIndex {
 	ix := docIndex{}
 	for _, res := range results { // in path order: each list stays sorted
 		f.errs = append(f.errs, res.errs...)
+		unrendered = append(unrendered, res.unrendered...)
 		for _, d := range res.docs {
 			ix[d.key] = append(ix[d.key], d.doc)
 		}
 	}
-	return ix
+	return ix, unrendered
+}
+
+// unrenderedKind says why an object's pods are rendered on the cluster,
+// not here: a Helm chart (Flux HelmRelease, K3s HelmChart) or a Flux
+// Kustomization of a source other than this repository. "" otherwise.
+// bootstrap/ is skipped: its HelmChart is the Flux Operator itself.
+func unrenderedKind(p, apiVersion, kind string, m *yaml.Node) string {
+	if strings.HasPrefix(p, "bootstrap/") {
+		return ""
+	}
+	switch group := strings.Split(apiVersion, "/")[0]; {
+	case group == "helm.toolkit.fluxcd.io" && kind == "HelmRelease":
+		return "Helm chart (Flux HelmRelease)"
+	case group == "helm.cattle.io" && kind == "HelmChart":
+		return "Helm chart (K3s HelmChart)"
+	case group == "kustomize.toolkit.fluxcd.io" && kind == "Kustomization":
+		if src := nodeAt(m, "spec", "sourceRef", "name"); src != nil && src.Value != fluxSystem {
+			return "remote Kustomize base (Flux Kustomization of " + src.Value + ")"
+		}
+	}
+	return ""
+}
+
+// nodeAt follows mapping keys from m.
+func nodeAt(m *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		if m == nil || m.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == k {
+				next = m.Content[i+1]
+			}
+		}
+		m = next
+	}
+	return m
 }
 
 func parseFile(p string, content []byte) fileResult {
@@ -174,6 +222,9 @@ func parseFile(p string, content []byte) fileResult {
 		}
 		if name != "" {
 			res.docs = append(res.docs, docKey{key: kind + "/" + name, doc: doc{file: p, line: m.Line, namespace: namespace}})
+		}
+		if why := unrenderedKind(p, apiVersion, kind, m); why != "" {
+			res.unrendered = append(res.unrendered, Finding{File: p, Line: m.Line, Message: why + " " + qualify(namespace, name)})
 		}
 	}
 	return res
