@@ -11,6 +11,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
+	"github.com/fleetgen/fleetgen/generator/check"
 	"github.com/fleetgen/fleetgen/generator/spec"
 )
 
@@ -212,6 +213,70 @@ func chartApps(apps []spec.App) []string {
 			out = append(out, a.Name)
 		}
 	}
+	sort.Strings(out)
+	return out
+}
+
+// builtinVars are the cluster-vars every cluster has (clusterVars).
+var builtinVars = []string{"CLUSTER_NAME", "REGION", "FLEET_NAME", "CONNECTIVITY"}
+
+// checkChartVars refuses a ${VAR} in chart values that some cluster of a
+// region does not provide: Flux would make it empty on that cluster. The
+// field named is where the variable is written (the region's values, else
+// the chart's).
+func checkChartVars(l *spec.Loaded) error {
+	s := &l.Spec
+	for ai, a := range s.Apps {
+		if a.Chart == nil {
+			continue
+		}
+		fleetVars := valueVars(a.Chart.Values)
+		for ri := range s.Regions {
+			r := &s.Regions[ri]
+			regionVars := valueVars(r.Values[a.Name])
+			for _, v := range append(append([]string(nil), regionVars...), fleetVars...) {
+				if contains(builtinVars, v) {
+					continue
+				}
+				for _, c := range l.RegionClusters(r.Name) {
+					if _, ok := c.Values[v]; ok {
+						continue
+					}
+					field := fmt.Sprintf("spec.apps[%d].chart.values", ai)
+					if contains(regionVars, v) {
+						field = fmt.Sprintf("spec.regions[%d].values.%s", ri, a.Name)
+					}
+					return l.Errorf(field, "${%s} is not a variable of cluster %s (region %s): Flux would make it empty there. Cluster variables are %s and the inventory's value columns; write ${%s:=default} for a default, or $${%s} for a literal", v, c.Name, r.Name, strings.Join(builtinVars, ", "), v, v)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// valueVars lists the ${VAR}s Flux needs in the strings of values.
+func valueVars(values map[string]any) []string {
+	var out []string
+	var walk func(x any)
+	walk = func(x any) {
+		switch t := x.(type) {
+		case map[string]any:
+			for _, v := range t {
+				walk(v)
+			}
+		case []any:
+			for _, v := range t {
+				walk(v)
+			}
+		case string:
+			for _, v := range check.ScanVars(t) {
+				if !contains(out, v) {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	walk(map[string]any(values))
 	sort.Strings(out)
 	return out
 }

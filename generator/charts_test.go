@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/resource"
@@ -218,5 +219,43 @@ func TestHelmReleaseSchemaIsStrict(t *testing.T) {
 		if err := s.Validate(v); (err == nil) != c.ok {
 			t.Errorf("%s: valid %v, want %v (%v)", c.name, err == nil, c.ok, err)
 		}
+	}
+}
+
+// TestChartValuesUseInventoryVariables: an inventory value column is a
+// cluster variable, so chart values may use it; a default makes any name
+// acceptable.
+func TestChartValuesUseInventoryVariables(t *testing.T) {
+	fsys := fstest.MapFS{
+		"fleet.yaml": {Data: []byte(`apiVersion: fleetgen.dev/v1alpha1
+kind: Fleet
+metadata: {name: f}
+spec:
+  context: {environment: e, hardware: h, mainChallenge: c}
+  git: {url: https://git.example.com/o/f.git}
+  inventory: trucks.csv
+  apps:
+    - name: chart
+      memory: 32Mi
+      chart: {repository: oci://ghcr.io/acme/charts, name: chart, version: 1.0.0,
+              values: {depot: "${DEPOT}", owner: "${OWNER:=acme}"}}
+  regions: [{name: r}]
+`)},
+		"trucks.csv": {Data: []byte("name,region,DEPOT\nt-1,r,Lyon\nt-2,r,Oslo\n")},
+	}
+	l, err := spec.Load(fsys, "fleet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Plan(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := res.Check(); err != nil || !rep.OK() {
+		t.Fatalf("check: %v %+v", err, rep)
+	}
+	f, _ := res.Tree.Get("apps/regions/r/" + ChartFile("chart"))
+	if !strings.Contains(string(f.Content), "depot: ${DEPOT}") || !strings.Contains(string(f.Content), "owner: ${OWNER:=acme}") {
+		t.Errorf("values not kept for Flux:\n%s", f.Content)
 	}
 }

@@ -81,6 +81,9 @@ func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result,
 		}
 		res.Decisions = append(res.Decisions, d)
 	}
+	if err := checkChartVars(l); err != nil {
+		return nil, err
+	}
 	p := &planner{l: l, res: res, t: &res.Tree, version: toolVersion}
 	p.infrastructure()
 	if err := p.systemUpgradeController(); err != nil {

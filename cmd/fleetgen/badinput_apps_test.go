@@ -55,5 +55,12 @@ func appSourceBadCases(t *testing.T) []badCase {
 	s = biEdit(t, s, "      clusters: [n-0001, n-0002]\n", "      clusters: [n-0001, n-0002]\n      values:\n        web: {replicas: 2}\n")
 	add("region-values-for-image-app", s, "spec.regions[0].values.web", "web: {replicas", "not a chart")
 
+	s = app("    - name: metrics\n      memory: 64Mi\n      chart:\n        repository: oci://ghcr.io/acme/charts\n        name: metrics\n        version: 1.2.3\n        values: {site: \"${SITE_NAME}\"}\n")
+	add("chart-values-unknown-variable", s, "spec.apps[1].chart.values", "values: {site:", "${SITE_NAME} is not a variable of cluster n-0001", "${SITE_NAME:=default}")
+
+	s = app("    - name: metrics\n      memory: 64Mi\n      chart: {repository: oci://ghcr.io/acme/charts, name: metrics, version: 1.2.3}\n")
+	s = biEdit(t, s, "      clusterCount: 2\n", "      clusterCount: 2\n      values:\n        metrics: {depot: \"${DEPOT}\"}\n")
+	add("region-values-unknown-variable", s, "spec.regions[1].values.metrics", "metrics: {depot:", "${DEPOT} is not a variable of cluster south-0001")
+
 	return cases
 }

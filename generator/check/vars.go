@@ -102,3 +102,7 @@ func scanVars(s string) []string {
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
+
+// ScanVars is scanVars for the planner: the ${VAR}s in s that Flux needs a
+// value for (no default, not escaped).
+func ScanVars(s string) []string { return scanVars(s) }
