@@ -289,6 +289,9 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 			d.Charts = ChartsK3s
 			d.Reasons = append(d.Reasons, fmt.Sprintf("chart apps: K3s HelmChart (helm.cattle.io/v1): K3s's built-in helm-controller runs inside the K3s server process (no extra controller; a short install Job per chart change), whereas with Flux's helm-controller (+%dMi) only %d%% of %s would stay free (%d%% needed)", Footprints["helm-controller"].MemoryMi, withHelm.MarginPercent, hw.Memory, fullFluxMarginPercent))
 		}
+		if d.Connectivity.PreloadImages {
+			d.Reasons = append(d.Reasons, "air-gapped: the chart apps' repositories (and their images) must be reachable on the region's network; fleetgen does not rewrite chart or remote-base URLs to the region's mirrors")
+		}
 		if d.Charts == ChartsFlux {
 			for _, a := range s.Apps {
 				if a.Chart != nil && !a.Chart.IsChartOCI() {
