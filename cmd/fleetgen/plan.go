@@ -216,8 +216,14 @@ func writeLoadText(w io.Writer, m *generator.LoadModel) {
 // writeRingLoadText is the load model's part for spec.rings: per promotion
 // of each ring.
 func writeRingLoadText(w io.Writer, m *generator.LoadModel) {
-	fmt.Fprintln(w, "  rings: a commit to the fleet's branch reaches no site (0 B: every site polls its ring's branch, which does not")
-	fmt.Fprintln(w, "  move); the figures above are per commit once promoted. A promotion of a ring reaches its sites only:")
+	if m.Mode == "oci" {
+		fmt.Fprintln(w, "  rings: a commit to the fleet's branch reaches no site (0 B: publish builds each cluster's artifact from its")
+		fmt.Fprintln(w, "  ring's branch, which does not move); the figures above are per commit once promoted. A promotion of a ring")
+		fmt.Fprintln(w, "  reaches its sites only:")
+	} else {
+		fmt.Fprintln(w, "  rings: a commit to the fleet's branch reaches no site (0 B: every site polls its ring's branch, which does not")
+		fmt.Fprintln(w, "  move); the figures above are per commit once promoted. A promotion of a ring reaches its sites only:")
+	}
 	row := func(cols ...string) {
 		fmt.Fprintf(w, "  %-14s %8s %11s %12s %12s %13s %9s\n", cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6])
 	}
