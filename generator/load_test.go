@@ -322,3 +322,45 @@ func TestLoadRingsOCI(t *testing.T) {
 		}
 	}
 }
+
+// Above 200 clusters the OCI sizes are sampled: a ring's egress is each
+// region's mean artifact times the ring's clusters there, so the rings
+// together cost what every region's sites cost.
+func TestLoadRingsOCISampled(t *testing.T) {
+	l := loadExample(t, "cargo-ships", [2]string{"  regions:\n", "  rings:\n    - {name: canary, share: 10}\n    - {name: stable, share: 90}\n  regions:\n"},
+		[2]string{"clusterCount: 3", "clusterCount: 300"})
+	res, err := Plan(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(res, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Sampled || len(m.Rings) != 2 {
+		t.Fatalf("sampled %v, rings %+v", m.Sampled, m.Rings)
+	}
+	var regions, rings int64
+	for _, r := range m.Regions {
+		regions += r.EgressPerRegionCommit
+	}
+	n := 0
+	for _, r := range m.Rings {
+		rings += r.EgressPerPromotion
+		n += r.Clusters
+		for _, rr := range r.Regions {
+			var reg RegionLoad
+			for _, x := range m.Regions {
+				if x.Region == rr.Region {
+					reg = x
+				}
+			}
+			if want := int64(float64(reg.EgressPerRegionCommit) * float64(rr.Clusters) / float64(reg.Clusters)); rr.EgressPerPromotion != want {
+				t.Errorf("ring %s, region %s: %d B, want the region's mean x %d clusters = %d", r.Ring, rr.Region, rr.EgressPerPromotion, rr.Clusters, want)
+			}
+		}
+	}
+	if n != m.Fleet.Clusters || rings > regions || regions-rings > int64(len(m.Rings)*len(m.Regions)) {
+		t.Errorf("rings: %d clusters, %d B; regions: %d clusters, %d B", n, rings, m.Fleet.Clusters, regions)
+	}
+}
