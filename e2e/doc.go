@@ -12,6 +12,13 @@
 //
 //	scripts/e2e-tools.sh && go test -v -timeout 30m ./e2e
 //
+// Besides the examples it plays the golden case farm-lab-rings
+// (generator/testdata/cases): a canary and a stable cluster, a commit to
+// main that reaches neither, `fleetgen promote canary` and `fleetgen push`
+// that bring it to the canary only, then `promote stable`. On every cluster
+// it checks the K3s upgrade Plans (system-upgrade-controller) on the API
+// server against fleet.yaml.
+//
 // There is no kubelet, no kube-controller-manager and no container runtime:
 // a stand-in marks Deployments available (a status patch), and K3s's
 // helm-controller is stood in for by installing the Flux Operator's CRDs and

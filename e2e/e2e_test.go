@@ -106,6 +106,7 @@ func exampleNames(t *testing.T) []string {
 	for _, m := range matches {
 		names = append(names, filepath.Base(filepath.Dir(m)))
 	}
+	names = append(names, e2eCases...)
 	sort.Slice(names, func(i, j int) bool {
 		if (names[i] == "offshore-platforms") != (names[j] == "offshore-platforms") {
 			return names[i] == "offshore-platforms"
@@ -128,8 +129,23 @@ func exampleNames(t *testing.T) []string {
 	return names
 }
 
+// e2eCases are golden cases of generator/testdata/cases the test plays as
+// well: farm-lab-rings, the classic layout rolled out in rings.
+var e2eCases = []string{"farm-lab-rings"}
+
+// exampleDir is examples/<name>, or generator/testdata/cases/<name> for
+// one of e2eCases.
+func exampleDir(name string) string {
+	for _, c := range e2eCases {
+		if c == name {
+			return filepath.Join(repoRoot(), "generator", "testdata", "cases", name)
+		}
+	}
+	return filepath.Join(repoRoot(), "examples", name)
+}
+
 func countRegions(t *testing.T, example string) int {
-	_, spec := loadSpec(t, filepath.Join(repoRoot(), "examples", example, "fleet.yaml"))
+	_, spec := loadSpec(t, filepath.Join(exampleDir(example), "fleet.yaml"))
 	return len(regionNames(spec))
 }
 
@@ -154,6 +170,7 @@ var kustomizations = []string{"flux-system", "infrastructure", "apps"}
 // site is one provisioned cluster of an example.
 type site struct {
 	region, cluster string
+	ring            string // spec.rings: the cluster's ring ("" without rings)
 	dir             string
 	c               *cluster
 	ageKey          string // the region's age key file the node holds ("" without SOPS)
@@ -176,7 +193,7 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 		}
 	}
 	// The test copy of the example (fleet.yaml and its inventory files).
-	src := filepath.Join(repoRoot(), "examples", example)
+	src := exampleDir(example)
 	ents, _ := os.ReadDir(src)
 	for _, en := range ents {
 		if en.Type().IsRegular() {
@@ -242,6 +259,10 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	t.Logf("fleetgen generate: %s", strings.TrimSpace(out))
 	hasSops := fileExists(filepath.Join(repo, ".sops.yaml"))
 	app := firstApp(t, specPath)
+	rings := ringNames(spec)
+	if len(rings) > 0 && reg != nil {
+		t.Fatalf("%s: the test plays rings in git mode only", example)
+	}
 
 	// What the operator adds before the first push: a SOPS-encrypted Secret
 	// per region (and per cluster folder where .sops.yaml encrypts those),
@@ -249,6 +270,11 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	var sites []*site
 	for _, r := range regions {
 		s := &site{region: r, cluster: firstCluster(t, repo, r)}
+		if len(rings) > 0 {
+			// With rings the regions' sites take the rings in turn, so
+			// that the first ring and a later one are both played.
+			s.cluster, s.ring = firstClusterOfRing(t, repo, r, rings[len(sites)%len(rings)])
+		}
 		s.dir = filepath.Join(dir, r)
 		sites = append(sites, s)
 		if hasSops {
@@ -294,9 +320,22 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 			t.Fatalf("git commit: %v", err)
 		}
 	}
-	// A plain push: the regeneration base travels with the branch.
-	gitCmd(t, repo, "push", "-q", pushURL, "HEAD:"+branch)
 	rev1 := gitCmd(t, repo, "rev-parse", "HEAD")
+	if len(rings) > 0 {
+		// The operator's commit reaches the rings as any commit does:
+		// promoted, ring after ring; fleetgen push sends main and the
+		// ring branches.
+		for _, ring := range rings {
+			out := run(t, "", nil, e.fleetgen, append([]string{"promote", "--dir", repo, ring}, signArgs...)...)
+			t.Logf("fleetgen promote %s: %s", ring, strings.TrimSpace(out))
+		}
+		out := run(t, "", nil, e.fleetgen, "push", "--dir", repo, "--remote", pushURL)
+		t.Logf("fleetgen push: %s", strings.TrimSpace(out))
+		checkSites(t, sites, rings)
+	} else {
+		// A plain push: the regeneration base travels with the branch.
+		gitCmd(t, repo, "push", "-q", pushURL, "HEAD:"+branch)
+	}
 	t.Logf("%s: pushed %s to %s", example, rev1, gitURL)
 
 	// Node-only files: the git pull Secret, the region's age key, the signing keys.
@@ -335,6 +374,13 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 		t.Logf("fleetgen publish: %s", strings.TrimSpace(out))
 	}
 	wantFor := func(rev string) func(s *site) string {
+		if len(rings) > 0 {
+			// A ring's clusters apply the head of their ring's branch
+			// (the promotion record, whose tree is the revision's).
+			return func(s *site) string {
+				return ringBranch(s.ring) + "@sha1:" + e.git.head(t, example+".git", ringBranch(s.ring))
+			}
+		}
 		if reg == nil {
 			return func(*site) string { return branch + "@sha1:" + rev }
 		}
@@ -347,6 +393,14 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 			wants[s] = reg.revision(t, ociRepository, tag)
 		}
 		return func(s *site) string { return wants[s] }
+	}
+	// commitOf is the commit whose files a cluster applied, given what it
+	// must apply: a ring head, else the pushed commit.
+	commitOf := func(want, rev string) string {
+		if len(rings) > 0 {
+			return want[strings.LastIndex(want, ":")+1:]
+		}
+		return rev
 	}
 	publish(repo)
 	want1 := wantFor(rev1)
@@ -395,6 +449,7 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				checkClusterValues(t, s, app)
 				checkSopsSecrets(t, s)
 				checkHandover(t, s.c, n)
+				checkUpgradePlans(t, s, repo, commitOf(want1(s), rev1))
 			})
 		}
 	})
@@ -419,6 +474,11 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	if out, err := gitRun(clone, signing.gitEnv(), "commit", "-q", "-am", appName+" gets "+newMem); err != nil {
 		t.Fatalf("git commit: %v\n%s", err, out)
 	}
+	// A K3s upgrade: the Plans of every region move to the new release.
+	newK3s := bumpK3sVersion(t, filepath.Join(clone, "fleet.yaml"))
+	if out, err := gitRun(clone, signing.gitEnv(), "commit", "-q", "-am", "K3s "+newK3s); err != nil {
+		t.Fatalf("git commit: %v\n%s", err, out)
+	}
 	out = run(t, "", nil, e.fleetgen, append([]string{"regen", "--dir", clone}, signArgs...)...)
 	t.Logf("fleetgen regen: %s", strings.TrimSpace(out))
 	if b, _ := os.ReadFile(handDeployment); !strings.Contains(string(b), "e2e.fleetgen.dev/hand-edit") || !strings.Contains(string(b), "memory: "+newMem) {
@@ -428,7 +488,12 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 	rev2 := gitCmd(t, clone, "rev-parse", "HEAD")
 	publish(clone)
 	want2 := wantFor(rev2)
-	t.Logf("%s: pushed %s (hand edit, spec change, regen)", example, rev2)
+	t.Logf("%s: pushed %s (hand edit, spec change, K3s %s, regen)", example, rev2, newK3s)
+
+	if len(rings) > 0 {
+		e.playRings(t, example, clone, signArgs, sites, rings, want1, app, newMem, note)
+		return tableRows(example, sites, revs)
+	}
 
 	t.Run("after-regen", func(t *testing.T) {
 		for _, s := range sites {
@@ -443,6 +508,7 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				note(s, applied)
 				checkAfterRegen(t, s, app, newMem)
 				checkSopsSecrets(t, s)
+				checkUpgradePlans(t, s, clone, rev2)
 			})
 		}
 	})

@@ -127,3 +127,9 @@ func gitRun(dir string, env []string, args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// head is the commit branch points to in the served repository name.
+func (g *gitServer) head(t *testing.T, name, branch string) string {
+	t.Helper()
+	return gitCmd(t, filepath.Join(g.root, name), "rev-parse", "refs/heads/"+branch)
+}

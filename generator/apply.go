@@ -132,6 +132,9 @@ type ApplyReport struct {
 	Commit    string
 	// RingsCreated lists the ring branches made at Commit (spec.rings).
 	RingsCreated []string
+	// RingsTracked lists the ring branches made from their remote-tracking
+	// refs (a clone: origin/fleet/ring/<ring>), at the revisions they run.
+	RingsTracked []string
 }
 
 // Counts summarises the changes by action.
@@ -518,6 +521,13 @@ func apply(res *Result, opts ApplyOptions, st *repoState, waitCheck func() error
 		names := make([]string, 0, len(s.Rings))
 		for _, ring := range s.RingNames() {
 			names = append(names, spec.RingBranch(ring))
+		}
+		// In a clone the rings are the remote's (origin/fleet/ring/...):
+		// they keep the revisions they were promoted to.
+		tracked, err := repo.TrackRemoteBranches(names, s.Git.Branch, opts.Author, opts.When)
+		rep.RingsTracked = tracked
+		if err != nil {
+			return rep, err
 		}
 		created, err := repo.CreateBranches(names, h, s.Git.Branch, opts.Author, opts.When)
 		rep.RingsCreated = created

@@ -107,6 +107,12 @@ type CIData struct {
 	Keyless         bool
 	CosignInstaller PinnedAction
 	CosignVersion   string
+	// Rings (spec.rings with publish): a promotion pushes a ring branch
+	// (fleet/ring/<ring>), and publish builds each cluster's artifact from
+	// its ring's branch head, so the publish job also runs on a push of a
+	// ring branch, checks out the default branch (ring membership is its
+	// fleet.yaml's) and fetches every ring branch.
+	Rings bool
 }
 
 // NewCIData is the CI of the fleet s, written by fleetgen version
@@ -121,6 +127,7 @@ func NewCIData(fleet string, s *spec.FleetSpec, toolVersion string) CIData {
 		Checkout:          ActionCheckout, SetupGo: ActionSetupGo,
 		Publish: publishesOCI(s), Repository: s.Delivery.Repository,
 		Keyless: publishesOCI(s) && s.Delivery.Verify.Keyless(), CosignInstaller: ActionCosignInstaller, CosignVersion: CosignVersion,
+		Rings: publishesOCI(s) && s.HasRings(),
 	}
 	if !d.FleetgenPinned {
 		d.FleetgenVersion = "latest"

@@ -69,10 +69,12 @@ func ciVariants(t *testing.T) []ciVariant {
 		{"release+publish", "v1.4.0", true},
 		{"pseudo-version", "v0.0.0-20260801120000-abcdef123456", false},
 		{"release+publish+keyless", "v1.4.0", true},
+		{"release+publish+rings", "v1.4.0", true},
 	} {
 		d := NewCIData(res.Spec.Metadata.Name, &res.Spec.Spec, v.version)
 		d.Publish = v.publish
 		d.Keyless = strings.HasSuffix(v.name, "+keyless")
+		d.Rings = strings.HasSuffix(v.name, "+rings")
 		if v.publish {
 			d.Repository = "ghcr.io/acme-energy/offshore-fleet"
 		}
@@ -269,6 +271,7 @@ type ghWorkflow struct {
 			Uses string            `yaml:"uses"`
 			Run  string            `yaml:"run"`
 			Env  map[string]string `yaml:"env"`
+			With map[string]string `yaml:"with"`
 		} `yaml:"steps"`
 	} `yaml:"jobs"`
 }
@@ -334,7 +337,7 @@ func TestCIPinsPermissionsAndGates(t *testing.T) {
 				t.Errorf("%s: %s = %q, want %q", v.name, k, w.Env[k], want)
 			}
 		}
-		wantVersion := map[string]string{"release+publish": "v1.4.0", "release+publish+keyless": "v1.4.0", "pseudo-version": "v0.0.0-20260801120000-abcdef123456"}[v.name]
+		wantVersion := map[string]string{"release+publish": "v1.4.0", "release+publish+keyless": "v1.4.0", "release+publish+rings": "v1.4.0", "pseudo-version": "v0.0.0-20260801120000-abcdef123456"}[v.name]
 		if wantVersion == "" {
 			wantVersion = "latest" // the examples, planned by this test binary: a development build
 		}
@@ -388,7 +391,21 @@ func TestCIPinsPermissionsAndGates(t *testing.T) {
 			if fmt.Sprint(pub.Needs) != "check" {
 				t.Errorf("%s: publish needs %v, want check", v.name, pub.Needs)
 			}
-			if pub.If != "github.event_name == 'push' && github.ref_name == github.event.repository.default_branch" {
+			wantIf := "github.event_name == 'push' && github.ref_name == github.event.repository.default_branch"
+			if strings.HasSuffix(v.name, "+rings") {
+				// A promotion pushes a ring branch: its clusters' artifacts change.
+				wantIf = "github.event_name == 'push' && (github.ref_name == github.event.repository.default_branch || startsWith(github.ref_name, 'fleet/ring/'))"
+				var co map[string]string
+				for _, s := range pub.Steps {
+					if strings.HasPrefix(s.Uses, "actions/checkout@") {
+						co = s.With
+					}
+				}
+				if co["ref"] != "${{ github.event.repository.default_branch }}" || co["fetch-depth"] != "0" {
+					t.Errorf("%s: publish checks out %v, want the default branch with every branch fetched", v.name, co)
+				}
+			}
+			if pub.If != wantIf {
 				t.Errorf("%s: publish runs if %q", v.name, pub.If)
 			}
 			want := map[string]string{"contents": "read", "packages": "write", "id-token": "write"}
@@ -434,10 +451,18 @@ func TestCIPinsPermissionsAndGates(t *testing.T) {
 			t.Errorf("%s: GitLab publish job present = %v, stages %v", v.name, hasGLPub, stages)
 		}
 		if hasGLPub {
-			if fmt.Sprint(glPub.Rules) != "[map[if:$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH]]" || fmt.Sprint(glPub.Needs) != "[check]" {
+			wantRules := "[map[if:$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH]]"
+			s := strings.Join(glPub.Script, "\n")
+			if strings.HasSuffix(v.name, "+rings") {
+				wantRules = "[map[if:$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH] map[if:$CI_COMMIT_BRANCH =~ /^fleet\\/ring\\//]]"
+				if !strings.Contains(s, `'+refs/heads/fleet/ring/*:refs/remotes/origin/fleet/ring/*'`) || !strings.Contains(s, `git checkout -q -B "$CI_DEFAULT_BRANCH" "origin/$CI_DEFAULT_BRANCH"`) ||
+					strings.Index(s, "git checkout") > strings.Index(s, "fleetgen publish") {
+					t.Errorf("%s: GitLab publish does not fetch the rings and check out the default branch before publishing:\n%s", v.name, s)
+				}
+			}
+			if fmt.Sprint(glPub.Rules) != wantRules || fmt.Sprint(glPub.Needs) != "[check]" {
 				t.Errorf("%s: GitLab publish rules %v needs %v", v.name, glPub.Rules, glPub.Needs)
 			}
-			s := strings.Join(glPub.Script, "\n")
 			if !strings.Contains(s, `fleetgen publish --dir . --registry "$REGISTRY"`) || strings.Contains(s, "echo") {
 				t.Errorf("%s: GitLab publish script:\n%s", v.name, s)
 			}

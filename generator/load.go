@@ -79,8 +79,14 @@ type LoadModel struct {
 	Artifacts int          `json:"artifactsBuilt,omitempty"`
 	Regions   []RegionLoad `json:"regions"`
 	Fleet     FleetLoad    `json:"fleet"`
-	Limits    []LimitCheck `json:"limits"`
-	Warnings  []string     `json:"warnings"`
+	// Rings (spec.rings): with rings a commit to the fleet's branch
+	// reaches no site (every site polls its ring's branch, which does not
+	// move); a promotion of a ring reaches that ring's sites only. The
+	// figures of Regions and Fleet are then per commit once it is
+	// promoted, and these are per promotion.
+	Rings    []RingLoad   `json:"rings,omitempty"`
+	Limits   []LimitCheck `json:"limits"`
+	Warnings []string     `json:"warnings"`
 }
 
 // RegionLoad is one region's share.
@@ -131,6 +137,44 @@ type FleetLoad struct {
 	DownloadsPerDay float64 `json:"downloadsPerDay"`
 }
 
+// RingLoad is what a promotion of one ring (fleetgen promote RING, then a
+// push) costs: its branch moves, so its sites, and no others, download.
+type RingLoad struct {
+	Ring     string `json:"ring"`
+	Branch   string `json:"branch"`
+	Clusters int    `json:"clusters"`
+	// SiteBytesPerPromotion: the most one of the ring's sites downloads
+	// for a promotion that changes what it applies (git: the whole pack,
+	// for any promotion; oci: its artifact).
+	SiteBytesPerPromotion int64 `json:"siteBytesPerPromotion"`
+	// EgressPerPromotion: every site of the ring downloads once (git:
+	// every promotion; oci: a promotion carrying a change to every site,
+	// such as a Flux or K3s bump). Exact per cluster in OCI mode unless
+	// Sampled (then each region's mean artifact × the ring's clusters
+	// there).
+	EgressPerPromotion int64 `json:"egressPerPromotion"`
+	// EgressPerRegionPromotion: a promotion carrying a commit that
+	// touches one region, the mean over regions (git: the same as
+	// EgressPerPromotion; oci: only the ring's sites of that region).
+	EgressPerRegionPromotion int64 `json:"egressPerRegionPromotion"`
+	// PeakRequestsPerMinute at the server in the poll interval after the
+	// promotion: the ring's sites poll and download, the others poll.
+	PeakRequestsPerMinute float64 `json:"peakRequestsPerMinute"`
+	// ConvergeSeconds: the slowest of the ring's regions to have the
+	// promotion (one poll interval with jitter, then the download).
+	ConvergeSeconds float64 `json:"convergeSeconds"`
+	// Regions: the ring's clusters per region (regions without any are
+	// left out).
+	Regions []RingRegionLoad `json:"regions"`
+}
+
+// RingRegionLoad is a ring's part of a region.
+type RingRegionLoad struct {
+	Region             string `json:"region"`
+	Clusters           int    `json:"clusters"`
+	EgressPerPromotion int64  `json:"egressPerPromotion"`
+}
+
 // LimitCheck compares the fleet with a published limit.
 type LimitCheck struct {
 	Service string `json:"service"`
@@ -159,10 +203,11 @@ func Load(res *Result, o LoadOptions) (*LoadModel, error) {
 	m := &LoadModel{Mode: l.Spec.Delivery.Mode, CommitsPerDay: o.CommitsPerDay}
 	siteBytes := map[string]int64{} // region -> per site, touching
 	regionEgress := map[string]int64{}
+	clusterBytes := map[string]int64{} // region/cluster -> its artifact (oci, not sampled)
 	if l.Spec.OCI() {
 		m.Unit = l.Spec.Delivery.Unit
 		m.Server = strings.SplitN(l.Spec.Delivery.Repository, "/", 2)[0]
-		if err := ociSizes(res, m, siteBytes, regionEgress); err != nil {
+		if err := ociSizes(res, m, siteBytes, regionEgress, clusterBytes); err != nil {
 			return nil, err
 		}
 	} else {
@@ -225,8 +270,61 @@ func Load(res *Result, o LoadOptions) (*LoadModel, error) {
 		f.DownloadsPerDay = o.CommitsPerDay * float64(f.Clusters)
 	}
 	f.EgressPerDay = int64(o.CommitsPerDay * float64(f.EgressPerRegionCommit))
+	m.rings(l, perPoll, perDownload, clusterBytes)
 	m.limits(l)
 	return m, nil
+}
+
+// rings adds the per-ring figures (spec.rings): a promotion of ring R
+// moves fleet/ring/R only, so R's sites download and the others poll as
+// before.
+func (m *LoadModel) rings(l *spec.Loaded, perPoll, perDownload int, clusterBytes map[string]int64) {
+	s := &l.Spec
+	if !s.HasRings() {
+		return
+	}
+	byRegion := map[string]RegionLoad{}
+	for _, r := range m.Regions {
+		byRegion[r.Region] = r
+	}
+	for i, ring := range s.Rings {
+		rl := RingLoad{Ring: ring.Name, Branch: spec.RingBranch(ring.Name), PeakRequestsPerMinute: m.Fleet.RequestsPerMinute}
+		var regionSum int64
+		for _, reg := range s.Regions {
+			r := byRegion[reg.Name]
+			n := l.RingSizes(reg.Name)[i]
+			if n == 0 || r.Clusters == 0 {
+				continue
+			}
+			var egress int64
+			switch {
+			case m.Mode != "oci":
+				egress = int64(n) * r.SiteBytesTouching
+			case m.Sampled:
+				egress = int64(float64(r.EgressPerRegionCommit) * float64(n) / float64(r.Clusters))
+			default:
+				for _, c := range l.RegionClusters(reg.Name) {
+					if s.ClusterRing(&reg, c.Name) == ring.Name {
+						egress += clusterBytes[reg.Name+"/"+c.Name]
+					}
+				}
+			}
+			rl.Clusters += n
+			rl.EgressPerPromotion += egress
+			regionSum += egress
+			rl.SiteBytesPerPromotion = max(rl.SiteBytesPerPromotion, r.SiteBytesTouching)
+			rl.ConvergeSeconds = math.Max(rl.ConvergeSeconds, r.ConvergeSeconds)
+			// The ring's sites of this region poll every r.PollInterval.
+			rl.PeakRequestsPerMinute += r.PollsPerMinute * float64(n) / float64(r.Clusters) * float64(perDownload)
+			rl.Regions = append(rl.Regions, RingRegionLoad{Region: reg.Name, Clusters: n, EgressPerPromotion: egress})
+		}
+		if m.Mode == "oci" {
+			rl.EgressPerRegionPromotion = regionSum / int64(len(m.Regions))
+		} else {
+			rl.EgressPerRegionPromotion = rl.EgressPerPromotion
+		}
+		m.Rings = append(m.Rings, rl)
+	}
 }
 
 // gitHost is the host of a git URL (https://h/..., ssh://git@h/...,
@@ -284,7 +382,7 @@ func (m *LoadModel) limits(l *spec.Loaded) {
 
 // ociSizes builds the artifacts (or a sample) from the rendered tree,
 // exactly as publish builds them from the commit.
-func ociSizes(res *Result, m *LoadModel, siteBytes, regionEgress map[string]int64) error {
+func ociSizes(res *Result, m *LoadModel, siteBytes, regionEgress, clusterBytes map[string]int64) error {
 	l := res.Spec
 	var files []oci.File
 	for _, f := range res.Tree.Files {
@@ -314,6 +412,9 @@ func ociSizes(res *Result, m *LoadModel, siteBytes, regionEgress map[string]int6
 			}
 			m.Artifacts++
 			b := ArtifactBytes(a)
+			for _, c := range u.Clusters {
+				clusterBytes[region+"/"+c] = b
+			}
 			sum += b
 			maxB = max(maxB, b)
 		}

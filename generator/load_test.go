@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,5 +199,168 @@ func TestBandwidthOverride(t *testing.T) {
 	}
 	if bps, err := spec.ParseBandwidth("1.5Mbit"); err != nil || bps != 1_500_000 {
 		t.Errorf("1.5Mbit = %d, %v", bps, err)
+	}
+}
+
+// With rings a commit to main reaches no site; a promotion of a ring
+// reaches its clusters only: git, every one of them clones the whole
+// repository.
+func TestLoadRingsGit(t *testing.T) {
+	res := planCase(t, "farm-lab-rings")
+	m, err := Load(res, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Rings) != 2 || m.Rings[0].Ring != "canary" || m.Rings[1].Ring != "stable" || m.Rings[0].Branch != "fleet/ring/canary" {
+		t.Fatalf("rings: %+v", m.Rings)
+	}
+	// bootstrap/*/rings.txt of the golden tree: canary is granja-0001,
+	// -0004, -0007 and granja-norte-0001 (listed), -0003: 5 of 12.
+	c, st := m.Rings[0], m.Rings[1]
+	if c.Clusters != 5 || st.Clusters != 7 {
+		t.Errorf("canary %d clusters, stable %d; want 5 and 7", c.Clusters, st.Clusters)
+	}
+	if c.SiteBytesPerPromotion != m.GitPackBytes {
+		t.Errorf("a canary site downloads %d B per promotion, want the pack %d B", c.SiteBytesPerPromotion, m.GitPackBytes)
+	}
+	if want := 5 * m.GitPackBytes; c.EgressPerPromotion != want || c.EgressPerRegionPromotion != want {
+		t.Errorf("egress per canary promotion %d (per region promotion %d), want 5 canaries x %d B = %d", c.EgressPerPromotion, c.EgressPerRegionPromotion, m.GitPackBytes, want)
+	}
+	if got := c.EgressPerPromotion + st.EgressPerPromotion; got != m.Fleet.EgressPerFleetCommit {
+		t.Errorf("promoting every ring once costs %d B, a fleet-wide commit without rings %d B", got, m.Fleet.EgressPerFleetCommit)
+	}
+	if len(c.Regions) != 2 || c.Regions[0].Region != "valle-central" || c.Regions[0].Clusters != 3 || c.Regions[1].Clusters != 2 ||
+		c.Regions[0].EgressPerPromotion != 3*m.GitPackBytes {
+		t.Errorf("canary per region: %+v", c.Regions)
+	}
+	// Both valleys poll every 30 minutes: 12 ls-refs per 30 minutes, and
+	// after a canary promotion the 5 canaries clone (2 more requests each).
+	if want := 12.0/30 + 5.0/30*2; math.Abs(c.PeakRequestsPerMinute-want) > 1e-9 {
+		t.Errorf("peak requests per minute after a canary promotion %v, want %v", c.PeakRequestsPerMinute, want)
+	}
+	if c.ConvergeSeconds != m.Regions[0].ConvergeSeconds && c.ConvergeSeconds != m.Regions[1].ConvergeSeconds {
+		t.Errorf("canary converges in %vs, not its slowest region's time", c.ConvergeSeconds)
+	}
+
+	// Without rings there are no ring figures.
+	m2, err := Load(planExample(t, "farm-lab"), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2.Rings != nil {
+		t.Errorf("farm-lab has no rings, load has %+v", m2.Rings)
+	}
+}
+
+// OCI with rings: a promotion republishes the ring's artifacts (publish
+// builds each cluster's from its ring's branch), so the egress is the sum
+// of the ring's clusters' artifacts, as publish builds them.
+func TestLoadRingsOCI(t *testing.T) {
+	l := loadExample(t, "cargo-ships", [2]string{"  regions:\n", "  rings:\n    - {name: canary, share: 30}\n    - {name: stable, share: 70}\n  regions:\n"},
+		[2]string{"clusterPrefix: tp-ship\n", "clusterPrefix: tp-ship\n      rings: {canary: [tp-ship-0001]}\n"})
+	res, err := Plan(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(res, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "repo")
+	if _, err := Apply(res, ApplyOptions{Dir: dir, Message: "load", Author: gitrepo.Author{Name: "t", Email: "t@example.com"}, When: time.Unix(1, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := oci.FromCommit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arts, err := oci.BuildAll(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ringOf := map[string]string{}
+	for _, reg := range l.Spec.Regions {
+		for _, c := range l.RegionClusters(reg.Name) {
+			ringOf[c.Name] = l.Spec.ClusterRing(&reg, c.Name)
+		}
+	}
+	want := map[string]int64{}
+	clusters := map[string]int{}
+	perRegion := map[string]map[string]int64{}
+	for _, a := range arts {
+		r := ringOf[a.Tag]
+		want[r] += ArtifactBytes(a)
+		clusters[r]++
+		if perRegion[r] == nil {
+			perRegion[r] = map[string]int64{}
+		}
+		perRegion[r][a.Region] += ArtifactBytes(a)
+	}
+	if ringOf["tp-ship-0001"] != "canary" || clusters["canary"] == 0 || clusters["stable"] == 0 {
+		t.Fatalf("rings of the ships: %v", ringOf)
+	}
+	if len(m.Rings) != 2 {
+		t.Fatalf("rings: %+v", m.Rings)
+	}
+	for _, r := range m.Rings {
+		if r.Clusters != clusters[r.Ring] || r.EgressPerPromotion != want[r.Ring] {
+			t.Errorf("ring %s: %d clusters, %d B per promotion; publish's artifacts: %d clusters, %d B", r.Ring, r.Clusters, r.EgressPerPromotion, clusters[r.Ring], want[r.Ring])
+		}
+		// A promotion carrying one region's change: that region's ring
+		// sites only, the mean over the two regions.
+		if w := (perRegion[r.Ring]["transpacific"] + perRegion[r.Ring]["north-europe"]) / 2; r.EgressPerRegionPromotion != w {
+			t.Errorf("ring %s: %d B per promotion touching one region, want %d", r.Ring, r.EgressPerRegionPromotion, w)
+		}
+		var maxB int64
+		for _, a := range arts {
+			if ringOf[a.Tag] == r.Ring {
+				maxB = max(maxB, ArtifactBytes(a))
+			}
+		}
+		if r.SiteBytesPerPromotion < maxB {
+			t.Errorf("ring %s: a site downloads %d B, publish's largest artifact of the ring is %d B", r.Ring, r.SiteBytesPerPromotion, maxB)
+		}
+	}
+}
+
+// Above 200 clusters the OCI sizes are sampled: a ring's egress is each
+// region's mean artifact times the ring's clusters there, so the rings
+// together cost what every region's sites cost.
+func TestLoadRingsOCISampled(t *testing.T) {
+	l := loadExample(t, "cargo-ships", [2]string{"  regions:\n", "  rings:\n    - {name: canary, share: 10}\n    - {name: stable, share: 90}\n  regions:\n"},
+		[2]string{"clusterCount: 3", "clusterCount: 300"})
+	res, err := Plan(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(res, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Sampled || len(m.Rings) != 2 {
+		t.Fatalf("sampled %v, rings %+v", m.Sampled, m.Rings)
+	}
+	var regions, rings int64
+	for _, r := range m.Regions {
+		regions += r.EgressPerRegionCommit
+	}
+	n := 0
+	for _, r := range m.Rings {
+		rings += r.EgressPerPromotion
+		n += r.Clusters
+		for _, rr := range r.Regions {
+			var reg RegionLoad
+			for _, x := range m.Regions {
+				if x.Region == rr.Region {
+					reg = x
+				}
+			}
+			if want := int64(float64(reg.EgressPerRegionCommit) * float64(rr.Clusters) / float64(reg.Clusters)); rr.EgressPerPromotion != want {
+				t.Errorf("ring %s, region %s: %d B, want the region's mean x %d clusters = %d", r.Ring, rr.Region, rr.EgressPerPromotion, rr.Clusters, want)
+			}
+		}
+	}
+	if n != m.Fleet.Clusters || rings > regions || regions-rings > int64(len(m.Rings)*len(m.Regions)) {
+		t.Errorf("rings: %d clusters, %d B; regions: %d clusters, %d B", n, rings, m.Fleet.Clusters, regions)
 	}
 }

@@ -95,3 +95,24 @@ func WithOCIDelivery(spec []byte, unit string) []byte {
 	i := strings.Index(s, at)
 	return []byte(s[:i] + "  delivery:\n    mode: oci\n    repository: " + OCIRepository + "\n    unit: " + unit + "\n" + s[i:])
 }
+
+// WithRings adds spec.rings to a Spec: rings is name:share,... in rollout
+// order (e.g. canary:5,early:20,stable:75).
+func WithRings(spec []byte, rings string) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString("  rings:\n")
+	for _, r := range strings.Split(rings, ",") {
+		name, share, ok := strings.Cut(strings.TrimSpace(r), ":")
+		if !ok || name == "" || share == "" {
+			return nil, fmt.Errorf("rings: %q is not name:share", r)
+		}
+		fmt.Fprintf(&b, "    - {name: %s, share: %s}\n", name, share)
+	}
+	s := string(spec)
+	const at = "  regions:\n"
+	i := strings.Index(s, at)
+	if i < 0 {
+		return nil, fmt.Errorf("rings: the spec has no regions")
+	}
+	return []byte(s[:i] + b.String() + s[i:]), nil
+}

@@ -199,6 +199,9 @@ func printReport(w io.Writer, rep *generator.ApplyReport, dryRun bool, dir strin
 		}
 		fmt.Fprintf(w, "%s: %s; committed %s (%s)\n", dir, summary, shortHash(rep.Commit), took.Round(time.Millisecond))
 	}
+	if len(rep.RingsTracked) > 0 {
+		fmt.Fprintf(w, "ring branches taken from the remote, at the revisions they were promoted to: %s\n", strings.Join(rep.RingsTracked, ", "))
+	}
 	if len(rep.RingsCreated) > 0 {
 		fmt.Fprintf(w, "ring branches created at %s: %s (move them with fleetgen promote)\n", shortHash(rep.Commit), strings.Join(rep.RingsCreated, ", "))
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -73,3 +74,58 @@ func TestPlanLoadModel(t *testing.T) {
 		}
 	}
 }
+
+// With rings, plan's load model is per promotion: a promotion of canary
+// costs the canaries' downloads only.
+func TestPlanLoadModelRings(t *testing.T) {
+	specFile := filepath.Join("..", "..", "generator", "testdata", "cases", "farm-lab-rings", "fleet.yaml")
+	got := mustFleetgen(t, "plan", "--spec", specFile)
+	for _, want := range []string{"a commit to the fleet's branch reaches no site", "A promotion of a ring reaches its sites only", "egress/promo"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan lacks %q:\n%s", want, got)
+		}
+	}
+	var out struct {
+		Load struct {
+			GitPackBytes int64 `json:"gitPackBytes"`
+			Fleet        struct {
+				EgressPerFleetCommit int64 `json:"egressPerFleetCommit"`
+			} `json:"fleet"`
+			Rings []struct {
+				Ring               string `json:"ring"`
+				Branch             string `json:"branch"`
+				Clusters           int    `json:"clusters"`
+				SiteBytes          int64  `json:"siteBytesPerPromotion"`
+				EgressPerPromotion int64  `json:"egressPerPromotion"`
+				Regions            []struct {
+					Region   string `json:"region"`
+					Clusters int    `json:"clusters"`
+				} `json:"regions"`
+			} `json:"rings"`
+		} `json:"load"`
+	}
+	if err := json.Unmarshal([]byte(mustFleetgen(t, "plan", "--spec", specFile, "-o", "json")), &out); err != nil {
+		t.Fatal(err)
+	}
+	ld := out.Load
+	if len(ld.Rings) != 2 {
+		t.Fatalf("load.rings: %+v", ld.Rings)
+	}
+	c, s := ld.Rings[0], ld.Rings[1]
+	// The canaries (bootstrap/*/rings.txt): 3 in valle-central, 2 in valle-norte.
+	if c.Ring != "canary" || c.Branch != "fleet/ring/canary" || c.Clusters != 5 || len(c.Regions) != 2 || c.Regions[0].Clusters != 3 || c.Regions[1].Clusters != 2 {
+		t.Errorf("canary: %+v", c)
+	}
+	if c.SiteBytes != ld.GitPackBytes || c.EgressPerPromotion != 5*ld.GitPackBytes {
+		t.Errorf("canary promotion: %d B a site, %d B in all; want the pack %d B and 5 x it", c.SiteBytes, c.EgressPerPromotion, ld.GitPackBytes)
+	}
+	if s.Clusters != 7 || c.EgressPerPromotion+s.EgressPerPromotion != ld.Fleet.EgressPerFleetCommit {
+		t.Errorf("stable %+v; canary + stable = %d B, a fleet-wide commit %d B", s, c.EgressPerPromotion+s.EgressPerPromotion, ld.Fleet.EgressPerFleetCommit)
+	}
+	// A row per ring in the text: canary, its 5 clusters, the egress.
+	if !strings.Contains(got, "canary") || !regexpMatch(`(?m)^  canary +5 `, got) {
+		t.Errorf("no canary row of 5 clusters:\n%s", got)
+	}
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }

@@ -35,7 +35,9 @@ git server or registry, bytes a site downloads per commit that touches it and pe
 that does not, the fleet's egress per commit and per day at --commits-per-day, the time a
 site needs to converge after an outage at its link's bandwidth, and the published rate
 limits of the server (GitLab.com, Bitbucket, GitHub, Docker Hub), with a warning when the
-fleet would exceed one.`,
+fleet would exceed one. With spec.rings, a commit to the fleet's branch reaches no site until
+a ring is promoted: plan adds, per ring, its clusters and what a promotion of it costs (a
+site's download, the ring's egress, the peak requests, the time to converge).`,
 		Example: `  fleetgen plan
   fleetgen plan --spec fleet.yaml --output json`,
 		Args: cobra.NoArgs,
@@ -195,6 +197,9 @@ func writeLoadText(w io.Writer, m *generator.LoadModel) {
 	fmt.Fprintln(w, "  (site/touch: one site's download for a commit that changes what it applies; site/other: for one that does not;")
 	fmt.Fprintln(w, "   egress/rc: all of a region's sites for a commit touching that region; converge: after an outage, one poll")
 	fmt.Fprintln(w, "   interval with jitter, then the download at the bandwidth; request headers and TLS are not counted)")
+	if len(m.Rings) > 0 {
+		writeRingLoadText(w, m)
+	}
 	fmt.Fprintln(w, "  published limits:")
 	for _, c := range m.Limits {
 		state := "not checked (another server, or other credentials)"
@@ -212,6 +217,36 @@ func writeLoadText(w io.Writer, m *generator.LoadModel) {
 		fmt.Fprintf(w, "  warning: %s\n", x)
 	}
 	fmt.Fprintln(w, "\nFigures and their sources: fleetgen plan --output json (or generator/budget.go, generator/load.go).")
+}
+
+// writeRingLoadText is the load model's part for spec.rings: per promotion
+// of each ring.
+func writeRingLoadText(w io.Writer, m *generator.LoadModel) {
+	if m.Mode == "oci" {
+		fmt.Fprintln(w, "  rings: a commit to the fleet's branch reaches no site (0 B: publish builds each cluster's artifact from its")
+		fmt.Fprintln(w, "  ring's branch, which does not move); the figures above are per commit once promoted. A promotion of a ring")
+		fmt.Fprintln(w, "  reaches its sites only:")
+	} else {
+		fmt.Fprintln(w, "  rings: a commit to the fleet's branch reaches no site (0 B: every site polls its ring's branch, which does not")
+		fmt.Fprintln(w, "  move); the figures above are per commit once promoted. A promotion of a ring reaches its sites only:")
+	}
+	row := func(cols ...string) {
+		fmt.Fprintf(w, "  %-14s %8s %11s %12s %12s %13s %9s\n", cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6])
+	}
+	row("ring", "clusters", "site/promo", "egress/promo", "egress/rp", "peak req/min", "converge")
+	for _, r := range m.Rings {
+		row(r.Ring, fmt.Sprint(r.Clusters), generator.FormatBytes(r.SiteBytesPerPromotion), generator.FormatBytes(r.EgressPerPromotion),
+			generator.FormatBytes(r.EgressPerRegionPromotion), fmt.Sprintf("%.0f", r.PeakRequestsPerMinute), generator.FormatSeconds(r.ConvergeSeconds))
+	}
+	if m.Mode == "oci" {
+		fmt.Fprintln(w, "  (egress/promo: every site of the ring downloads its artifact, a promotion carrying a fleet-wide change such as")
+		fmt.Fprintln(w, "   a Flux or K3s bump; egress/rp: a promotion carrying a commit that touches one region, mean over regions;")
+	} else {
+		fmt.Fprintln(w, "  (egress/promo: every site of the ring clones the whole repository, whatever the promotion carries;")
+		fmt.Fprintln(w, "   egress/rp: the same in git mode;")
+	}
+	fmt.Fprintln(w, "   peak req/min: the poll interval after the promotion; converge: the ring's slowest region. A promotion carrying")
+	fmt.Fprintln(w, "   several commits costs one download per site; the per-day figure assumes every commit is promoted through every ring)")
 }
 
 type planJSON struct {

@@ -79,6 +79,11 @@ func (o *promoteOptions) run(w io.Writer, ring string) error {
 		return err
 	}
 	defer repo.Unlock()
+	// In a clone the rings exist as the remote's branches only: take them
+	// (as git checkout would) so a promotion continues their history.
+	if _, err := repo.TrackRemoteBranches(ringBranches(s), s.Git.Branch, gitrepo.ResolveAuthor(o.dir, gitrepo.Author{Name: o.authorName, Email: o.authorEmail}), time.Now()); err != nil {
+		return err
+	}
 	branch := spec.RingBranch(ring)
 	if head, err := repo.Git().Head(); err == nil && head.Name() == plumbing.NewBranchReferenceName(branch) {
 		return fmt.Errorf("%s is checked out in %s: check out %s (promote never moves the checked-out branch)", branch, o.dir, s.Git.Branch)
@@ -162,4 +167,13 @@ func (o *promoteOptions) run(w io.Writer, ring string) error {
 	}
 	fmt.Fprintf(w, "%s: %s %s -> %s (%s); recorded as %s on %s\n", verb, ring, short(cur), short(rev), subject, short(h), branch)
 	return nil
+}
+
+// ringBranches are the branches of spec.rings, in ring order.
+func ringBranches(s *spec.FleetSpec) []string {
+	out := make([]string, 0, len(s.Rings))
+	for _, r := range s.RingNames() {
+		out = append(out, spec.RingBranch(r))
+	}
+	return out
 }

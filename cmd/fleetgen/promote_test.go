@@ -250,3 +250,73 @@ func TestGenerateRefusesBadRingsWritingNothing(t *testing.T) {
 		t.Errorf("%s was created", out)
 	}
 }
+
+// A teammate's plain `git clone` has only main as a local branch; the rings
+// are origin/fleet/ring/*. regen there must not make new ring branches at
+// its own commit (a push would then move every never-promoted ring to it,
+// unpromoted), and promote must continue the ring's history from the
+// remote's head (else the push is refused as non-fast-forward).
+func TestRingsInAPlainClone(t *testing.T) {
+	dir := ringFleet(t)
+	home := t.TempDir()
+	for k, v := range map[string]string{"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "HOME": home, "FLEETGEN_GIT_TOKEN": "tok-123456", "FLEETGEN_GIT_USERNAME": "robot", "SSH_AUTH_SOCK": ""} {
+		t.Setenv(k, v)
+	}
+	root := t.TempDir()
+	bare := gitservertest.Bare(t, root, "fleet.git")
+	srv := gitservertest.NewHTTP(t, root, "robot", "tok-123456")
+	git(t, dir, "remote", "add", "origin", srv.URL+"/fleet.git")
+	git(t, dir, "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*")
+	mustFleetgen(t, "push", "--dir", dir)
+	first := serverHas(t, bare, "main")
+	// canary promoted once (to a commit of main), early and stable never.
+	writeFile(t, filepath.Join(dir, "fleet.yaml"), strings.Replace(readFile(t, filepath.Join(dir, "fleet.yaml")), "clusterCount: 4", "clusterCount: 5", 1))
+	git(t, dir, "commit", "-qam", "a fifth rig")
+	mustFleetgen(t, append([]string{"regen", "--dir", dir}, testAuthor...)...)
+	mustFleetgen(t, append([]string{"promote", "--dir", dir, "canary"}, testAuthor...)...)
+	mustFleetgen(t, "push", "--dir", dir)
+	before := map[string]string{}
+	for _, ring := range []string{"canary", "early", "stable"} {
+		before[ring] = serverHas(t, bare, "fleet/ring/"+ring)
+	}
+	if before["early"] != first || before["stable"] != first || before["canary"] == first {
+		t.Fatalf("server rings before the clone: %v (first revision %s)", before, first)
+	}
+
+	clone := filepath.Join(t.TempDir(), "clone")
+	git(t, root, "clone", "-q", "-b", "main", strings.Replace(srv.URL, "http://", "http://robot:tok-123456@", 1)+"/fleet.git", clone)
+	// status reads the remote's rings: canary runs main's head (its promotion), the others the first revision.
+	if st := mustFleetgen(t, "status", "--dir", clone); strings.Contains(st, "(no branch)") || !strings.Contains(st, git(t, clone, "rev-parse", "main")[:12]) || !strings.Contains(st, first[:12]) {
+		t.Errorf("status in a clone does not show the remote's rings:\n%s", st)
+	}
+	writeFile(t, filepath.Join(clone, "fleet.yaml"), strings.Replace(readFile(t, filepath.Join(clone, "fleet.yaml")), "clusterCount: 5", "clusterCount: 6", 1))
+	git(t, clone, "commit", "-qam", "a sixth rig")
+	out := mustFleetgen(t, append([]string{"regen", "--dir", clone}, testAuthor...)...)
+	if strings.Contains(out, "ring branches created") || !strings.Contains(out, "ring branches taken from the remote") {
+		t.Errorf("regen in a clone says:\n%s", out)
+	}
+	for _, ring := range []string{"canary", "early", "stable"} {
+		if got := git(t, clone, "rev-parse", "fleet/ring/"+ring); got != before[ring] {
+			t.Errorf("after regen in a clone, fleet/ring/%s = %s, want the remote's %s", ring, got, before[ring])
+		}
+	}
+	out = mustFleetgen(t, "push", "--dir", clone)
+	for _, ring := range []string{"canary", "early", "stable"} {
+		if got := serverHas(t, bare, "fleet/ring/"+ring); got != before[ring] {
+			t.Errorf("push from the clone moved fleet/ring/%s to %s (was %s), unpromoted:\n%s", ring, got, before[ring], out)
+		}
+	}
+	// promote canary in the clone: a fast-forward of the remote's canary.
+	mustFleetgen(t, append([]string{"promote", "--dir", clone, "canary"}, testAuthor...)...)
+	git(t, clone, "merge-base", "--is-ancestor", before["canary"], "fleet/ring/canary")
+	if a, b := git(t, clone, "rev-parse", "fleet/ring/canary^{tree}"), git(t, clone, "rev-parse", "main^{tree}"); a != b {
+		t.Errorf("canary after promote in the clone: tree %s, want main's %s", a, b)
+	}
+	out = mustFleetgen(t, "push", "--dir", clone)
+	if got, want := serverHas(t, bare, "fleet/ring/canary"), git(t, clone, "rev-parse", "fleet/ring/canary"); got != want {
+		t.Errorf("server canary %s, want the clone's promotion %s:\n%s", got, want, out)
+	}
+	if got := serverHas(t, bare, "fleet/ring/stable"); got != first {
+		t.Errorf("server stable moved to %s", got)
+	}
+}

@@ -379,4 +379,19 @@ func TestPublishBuildsEachClusterFromItsRing(t *testing.T) {
 	if got := string(pullAs(t, repo, "tp-ship-0002", v1.Hash{}).Files[base]); strings.Contains(got, "# tuned") {
 		t.Errorf("a stable ship got the edit before stable was promoted")
 	}
+
+	// A clone (a teammate, a CI checkout that fetched the ring branches)
+	// has the rings as origin/fleet/ring/*: publish builds from them the
+	// very artifacts already published.
+	clone := filepath.Join(t.TempDir(), "clone")
+	git(t, "", "clone", "-q", dir, clone)
+	if out := mustFleetgen(t, "publish", "--dir", clone, "--registry", repo); !strings.Contains(out, "0 pushed") || !strings.Contains(out, "5 unchanged") {
+		t.Errorf("publish from a clone:\n%s", out)
+	}
+	// Without the ring branches, publish says how to get them.
+	single := filepath.Join(t.TempDir(), "single")
+	git(t, "", "clone", "-q", "--single-branch", "-b", "main", dir, single)
+	if _, errs, code := fleetgen(t, "publish", "--dir", single, "--registry", repo); code == 0 || !strings.Contains(errs, "git fetch origin '+refs/heads/fleet/ring/*:refs/remotes/origin/fleet/ring/*'") {
+		t.Errorf("publish without the ring branches: exit %d, %s", code, errs)
+	}
 }

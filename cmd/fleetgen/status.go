@@ -106,6 +106,17 @@ func ringStatuses(l *spec.Loaded, repo *gitrepo.Repo) ([]ringStatus, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !ok {
+			// A clone: the ring is the remote's branch (origin/fleet/ring/<ring>).
+			if _, head, ok, err = repo.RemoteTracking(st.Branch, s.Git.Branch); err != nil {
+				return nil, err
+			}
+			if ok {
+				if rev, err = repo.RevisionAt(head); err != nil {
+					return nil, fmt.Errorf("read %s: %w", st.Branch, err)
+				}
+			}
+		}
 		if ok {
 			st.Revision, st.Head = rev.String(), head.String()
 			st.Subject, _ = repo.CommitSubject(rev)

@@ -192,19 +192,29 @@ func (r *Repo) RingRevision(branch string) (rev, head plumbing.Hash, ok bool, er
 	if err != nil || !ok {
 		return plumbing.ZeroHash, plumbing.ZeroHash, ok, err
 	}
-	c, err := object.GetCommit(r.st, head)
+	rev, err = r.RevisionAt(head)
 	if err != nil {
 		return plumbing.ZeroHash, head, true, fmt.Errorf("read %s: %w", branch, err)
+	}
+	return rev, head, true, nil
+}
+
+// RevisionAt is the revision of the fleet's branch a ring branch whose
+// head is head carries: its promotion record's trailer, else head itself.
+func (r *Repo) RevisionAt(head plumbing.Hash) (plumbing.Hash, error) {
+	c, err := object.GetCommit(r.st, head)
+	if err != nil {
+		return plumbing.ZeroHash, err
 	}
 	for _, line := range strings.Split(c.Message, "\n") {
 		if v, found := strings.CutPrefix(line, RevisionTrailer+": "); found && len(c.ParentHashes) > 0 {
 			h := plumbing.NewHash(strings.TrimSpace(v))
 			if !h.IsZero() {
-				return h, head, true, nil
+				return h, nil
 			}
 		}
 	}
-	return head, head, true, nil
+	return head, nil
 }
 
 // CountBetween is the number of commits reachable from tip and not from
@@ -245,4 +255,86 @@ func (r *Repo) OnFirstParents(rev, tip plumbing.Hash) (bool, error) {
 		h = c.ParentHashes[0]
 	}
 	return false, nil
+}
+
+// RemoteTracking is the remote-tracking ref of branch on the remote that
+// from (spec.git.branch) pulls from: branch.<from>.remote, else origin,
+// mapped by that remote's fetch refspecs (refs/remotes/origin/<branch> by
+// default). ok is false when there is none.
+func (r *Repo) RemoteTracking(branch, from string) (ref plumbing.ReferenceName, h plumbing.Hash, ok bool, err error) {
+	cfg, err := r.repo.Config()
+	if err != nil {
+		return "", plumbing.ZeroHash, false, fmt.Errorf("read git config: %w", err)
+	}
+	remote := "origin"
+	if b, found := cfg.Branches[from]; found && b.Remote != "" && b.Remote != "." {
+		remote = b.Remote
+	}
+	rc, found := cfg.Remotes[remote]
+	if !found {
+		return "", plumbing.ZeroHash, false, nil
+	}
+	src := plumbing.NewBranchReferenceName(branch)
+	r.refresh()
+	for _, rs := range rc.Fetch {
+		if rs.IsDelete() || !rs.Match(src) {
+			continue
+		}
+		dst := rs.Dst(src)
+		rf, err := r.st.Reference(dst)
+		if errors.Is(err, plumbing.ErrReferenceNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", plumbing.ZeroHash, false, fmt.Errorf("read %s: %w", dst, err)
+		}
+		return dst, rf.Hash(), true, nil
+	}
+	return "", plumbing.ZeroHash, false, nil
+}
+
+// TrackRemoteBranches creates each branch of names that does not exist
+// here but has a remote-tracking ref (RemoteTracking), at that ref's commit,
+// as `git checkout <branch>` does in a clone (reflog "branch: Created from
+// <remote>/<branch>"); git's configuration is not written. A plain `git
+// clone` makes only the checked-out branch local: without this, the ring
+// branches would be created afresh at the next commit of spec.git.branch,
+// and a push would move every ring past its promotions. It returns the
+// branches it created.
+func (r *Repo) TrackRemoteBranches(names []string, from string, who Author, when time.Time) (created []string, err error) {
+	if r.lock == nil {
+		l, err := r.Lock()
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if uerr := l.Release(); uerr != nil && err == nil {
+				err = uerr
+			}
+		}()
+	}
+	for _, n := range names {
+		_, ok, err := r.BranchHash(n)
+		if err != nil {
+			return created, err
+		}
+		if ok {
+			continue
+		}
+		ref, h, ok, err := r.RemoteTracking(n, from)
+		if err != nil {
+			return created, err
+		}
+		if !ok {
+			continue
+		}
+		if _, err := object.GetCommit(r.st, h); err != nil {
+			return created, fmt.Errorf("%s: %w", ref, err)
+		}
+		if err := r.updateRef(plumbing.NewBranchReferenceName(n), plumbing.ZeroHash, h, who, when, "branch: Created from "+strings.TrimPrefix(ref.String(), "refs/remotes/"), false); err != nil {
+			return created, err
+		}
+		created = append(created, n)
+	}
+	return created, nil
 }

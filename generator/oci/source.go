@@ -266,7 +266,14 @@ func (s *Source) ringUnits() error {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("ring %s has no branch %s: run fleetgen regen to create it, then promote", ring, spec.RingBranch(ring))
+			// A clone or a CI checkout: the ring is the remote's branch
+			// (origin/fleet/ring/<ring>), as promoted and pushed.
+			if _, h, ok, err = s.repo.RemoteTracking(spec.RingBranch(ring), l.Spec.Git.Branch); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			return fmt.Errorf("ring %s has no branch %s here, nor a remote-tracking copy of it (origin/%s): fetch the ring branches (git fetch origin '+refs/heads/fleet/ring/*:refs/remotes/origin/fleet/ring/*'), or create them with fleetgen regen where the fleet was generated, then promote", ring, spec.RingBranch(ring), spec.RingBranch(ring))
 		}
 		committed, err := s.repo.ListCommitTree(h, RepoPrefixes())
 		if err != nil {
