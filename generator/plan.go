@@ -83,8 +83,10 @@ func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result,
 	}
 	p := &planner{l: l, res: res, t: &res.Tree, version: toolVersion}
 	p.infrastructure()
-	if err := p.systemUpgradeController(); err != nil {
-		return nil, err
+	if p.anyK3s() {
+		if err := p.systemUpgradeController(); err != nil {
+			return nil, err
+		}
 	}
 	p.apps()
 	for i := range l.Spec.Regions {
@@ -93,8 +95,10 @@ func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result,
 		if len(regions) > 0 && !slices.Contains(regions, r.Name) {
 			continue
 		}
-		p.regionOverlays(r)
-		p.k3sUpgradePlans(r, d)
+		p.regionOverlays(r, d)
+		if !d.K0s() {
+			p.k3sUpgradePlans(r, d)
+		}
 		p.clusters(r, d, l.RegionClusters(r.Name))
 		if err := p.bootstrap(r, d); err != nil {
 			return nil, err
