@@ -50,14 +50,14 @@ func microK8sAnswer(l *spec.Loaded, ri int, hw spec.Hardware, nodeMi int64) erro
 	b.total(nodeMi)
 	var why []string
 	if nodeMi < MicroK8sRecommendedMi {
-		why = append(why, fmt.Sprintf("memory: a node has %dMi, %d%% of the 4G (%dMi) MicroK8s recommends to accommodate workloads; on its 540MB floor the budget is OS %dMi + MicroK8s %dMi + Flux %dMi + apps %dMi = %dMi, %d%% free, with nothing left for the %s the recommendation covers",
-			nodeMi, nodeMi*100/MicroK8sRecommendedMi, MicroK8sRecommendedMi, b.Lines[0].MemoryMi, MicroK8sFootprintMi(), fluxMi(b), appsMi(b), b.TotalMi, b.MarginPercent, "add-ons and spikes"))
+		why = append(why, fmt.Sprintf("memory: a node has %dMi, %d%% of the 4G (%dMi) MicroK8s recommends to accommodate workloads; counted on its 540MB idle floor instead, the budget would be OS %dMi + MicroK8s %dMi + Flux %dMi + apps %dMi = %dMi (%d%% free), a figure MicroK8s's own documentation does not offer for running workloads",
+			nodeMi, nodeMi*100/MicroK8sRecommendedMi, MicroK8sRecommendedMi, b.Lines[0].MemoryMi, MicroK8sFootprintMi(), fluxMi(b), appsMi(b), b.TotalMi, b.MarginPercent))
 	} else {
 		why = append(why, fmt.Sprintf("memory: a node has %dMi, at least the 4G MicroK8s recommends (budget on its 540MB floor: %dMi, %d%% free)", nodeMi, b.TotalMi, b.MarginPercent))
 	}
 	switch hw.Storage {
 	case "sd", "emmc":
-		why = append(why, fmt.Sprintf("datastore: MicroK8s keeps the cluster state in dqlite (k8s-dqlite), which every node of %d writes to; on %s the writes stall the API server and wear the flash (%s); K3s and k0s run kine/SQLite here, with the same wear warning but one writer", hw.Nodes, hw.Storage, microK8sDqliteIssues))
+		why = append(why, fmt.Sprintf("datastore: MicroK8s keeps the cluster state in dqlite (k8s-dqlite, Raft-replicated SQLite) on every control-plane node; on %s its writes stall the API server and wear the flash (%s); K3s and k0s run kine/SQLite here, with a wear warning too but without the Raft log", hw.Storage, microK8sDqliteIssues))
 	default:
 		why = append(why, fmt.Sprintf("datastore: dqlite on %s is what MicroK8s is tested on; no storage objection", hw.Storage))
 	}
@@ -70,8 +70,13 @@ func microK8sAnswer(l *spec.Loaded, ri int, hw spec.Hardware, nodeMi int64) erro
 		why = append(why, "packaging: MicroK8s is a snap: each node needs snapd, and refreshes must be held (snap refresh --hold) for the fleet to stay on one release; "+microK8sSnapDocs)
 	}
 	why = append(why, "fleetgen generates no MicroK8s bootstrap (no snap install, no dqlite join, no first-boot Flux through MicroK8s's addons): use spec.distribution k3s or k0s")
-	return l.Errorf(field, "microk8s is refused for region %q (%d × %s, %s RAM, %s, %s):\n  - %s\n  sources: %s",
-		r.Name, hw.Nodes, hw.Arch, hw.Memory, hw.Storage, r.Connectivity, strings.Join(why, "\n  - "), microK8sDocs)
+	var b2 strings.Builder
+	for i, w := range why {
+		fmt.Fprintf(&b2, " (%d) %s;", i+1, w)
+	}
+	// One line: fleetgen's refusals are one message each.
+	return l.Errorf(field, "microk8s is refused for region %q (%d × %s, %s RAM, %s, %s):%s sources: %s",
+		r.Name, hw.Nodes, hw.Arch, hw.Memory, hw.Storage, r.Connectivity, b2.String(), microK8sDocs)
 }
 
 func fluxMi(b Budget) int64 {
