@@ -739,6 +739,7 @@ func badCases(t *testing.T) []badCase {
 		return []string{"validate", filepath.Join(dir, "nope")}
 	}, field: "nope"})
 	cases = append(cases, upgradeBadCases(t)...)
+	cases = append(cases, k0sBadCases(t)...)
 	return cases
 }
 

@@ -743,6 +743,7 @@ func ParseBandwidth(s string) (int64, error) {
 func (v *validator) distributions(s *FleetSpec) {
 	v.oneOf("spec.distribution", s.Distribution, Distributions)
 	anyK0s, allK0s := false, len(s.Regions) > 0
+	reported := map[string]bool{}
 	for i := range s.Regions {
 		r := &s.Regions[i]
 		field := fmt.Sprintf("spec.regions[%d].distribution", i)
@@ -756,8 +757,14 @@ func (v *validator) distributions(s *FleetSpec) {
 			continue
 		}
 		anyK0s = true
-		if s.Flux.Mode == "bootstrap" {
-			v.add(field, "k0s with spec.flux.mode bootstrap is not offered: k0s prunes what a removed manifest created, so the handover would have to release every object of flux-components.yaml; use spec.flux.mode operator (the default) for region %q", r.Name)
+		if s.Flux.Mode == "bootstrap" && !reported[field] {
+			// Once per field: regions inheriting spec.distribution share it.
+			reported[field] = true
+			which := fmt.Sprintf("region %q", r.Name)
+			if field == "spec.distribution" {
+				which = "the regions that inherit it"
+			}
+			v.add(field, "k0s with spec.flux.mode bootstrap is not offered: k0s prunes what a removed manifest created, so the handover would have to release every object of flux-components.yaml; use spec.flux.mode operator (the default) for %s", which)
 		}
 		if r.MaintenanceWindow != nil {
 			v.add(fmt.Sprintf("spec.regions[%d].maintenanceWindow", i), "region %q runs k0s: fleetgen does not generate k0s upgrades yet (k0s autopilot Plans), so no window would apply; remove it", r.Name)
