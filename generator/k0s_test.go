@@ -307,3 +307,20 @@ func TestDistributionAbsentChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestK0sDesignFacts: design check expects the distribution the plan
+// builds: k0s fleet-wide, or a region's own.
+func TestK0sDesignFacts(t *testing.T) {
+	if f := DesignFacts(planExample(t, "offshore-k0s")); f.Distribution != "k0s" {
+		t.Errorf("offshore-k0s: %q", f.Distribution)
+	}
+	f := DesignFacts(planCase(t, "offshore-mixed"))
+	if f.Distribution != "k3s" {
+		t.Errorf("offshore-mixed: %q", f.Distribution)
+	}
+	for _, r := range f.Regions {
+		if want := map[bool]string{true: "k0s", false: ""}[r.Name == "campos-basin"]; r.Distribution != want {
+			t.Errorf("offshore-mixed %s: %q, want %q", r.Name, r.Distribution, want)
+		}
+	}
+}
