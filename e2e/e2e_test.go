@@ -104,6 +104,16 @@ func exampleNames(t *testing.T) []string {
 	}
 	var names []string
 	for _, m := range matches {
+		// The nodes played here are K3s nodes (the auto-deploy folder, the
+		// HelmChart stand-in); a k0s fleet is not played yet (README, "Not
+		// done yet"): its scripts are tested against stand-ins in
+		// cmd/fleetgen/provision_k0s_test.go.
+		if _, spec := loadSpec(t, m); spec != nil {
+			if d := yamlMap(spec, "distribution"); d != nil && d.Value != "k3s" {
+				t.Logf("%s: spec.distribution %s is not played by the e2e test yet (K3s only)", filepath.Base(filepath.Dir(m)), d.Value)
+				continue
+			}
+		}
 		names = append(names, filepath.Base(filepath.Dir(m)))
 	}
 	sort.Slice(names, func(i, j int) bool {
