@@ -104,16 +104,6 @@ func exampleNames(t *testing.T) []string {
 	}
 	var names []string
 	for _, m := range matches {
-		// The nodes played here are K3s nodes (the auto-deploy folder, the
-		// HelmChart stand-in); a k0s fleet is not played yet (README, "Not
-		// done yet"): its scripts are tested against stand-ins in
-		// cmd/fleetgen/provision_k0s_test.go.
-		if _, spec := loadSpec(t, m); spec != nil {
-			if d := yamlMap(spec, "distribution"); d != nil && d.Value != "k3s" {
-				t.Logf("%s: spec.distribution %s is not played by the e2e test yet (K3s only)", filepath.Base(filepath.Dir(m)), d.Value)
-				continue
-			}
-		}
 		names = append(names, filepath.Base(filepath.Dir(m)))
 	}
 	sort.Slice(names, func(i, j int) bool {
@@ -396,7 +386,11 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				s.c.cancel = cancel
 				s.c.mu.Unlock()
 				go s.c.standInKubelet(ctx)
-				k3sAutoDeploy(t, e.tl, s.c, n)
+				if n.k0s {
+					k0sDeploy(t, e.tl, s.c, n)
+				} else {
+					k3sAutoDeploy(t, e.tl, s.c, n)
+				}
 				waitFluxCRDs(t, s.c)
 				s.c.startFlux(e.tl)
 				applied := waitSynced(t, s.c, want1(s), 6*time.Minute)
@@ -404,7 +398,11 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				checkOrder(t, s.c)
 				checkClusterValues(t, s, app)
 				checkSopsSecrets(t, s)
-				checkHandover(t, s.c, n)
+				if n.k0s {
+					checkK0sHandover(t, s.c, n)
+				} else {
+					checkHandover(t, s.c, n)
+				}
 			})
 		}
 	})
@@ -668,7 +666,8 @@ func standInHelmController(t *testing.T, tl *tools, c *cluster, hc obj) {
 	t.Helper()
 	ctx := context.Background()
 	chart, version := str(hc, "spec", "chart"), str(hc, "spec", "version")
-	if !strings.HasSuffix(chart, "/flux-operator") {
+	// An OCI reference, or (k0s, air-gapped) the chart's .tgz on the node.
+	if !strings.HasSuffix(chart, "/flux-operator") && !strings.HasSuffix(chart, "/flux-operator-"+version+".tgz") {
 		t.Fatalf("%s: HelmChart %s (chart %s): the test has no stand-in for it", c.name, str(hc, "metadata", "name"), chart)
 	}
 	if want := strings.TrimPrefix(tl.versions["FLUX_OPERATOR"], "v"); version != want {
