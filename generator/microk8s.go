@@ -17,7 +17,7 @@ const (
 	MicroK8sMinMB         = 540
 	MicroK8sRecommendedMi = 4096
 	microK8sDocs          = "https://microk8s.io/docs/getting-started"
-	microK8sDqliteIssues  = "canonical/microk8s#2280 (API server hanging on Raspberry Pi: writes \"stored in database\" after 0.5-1.6 s under disk wait), #3087 (Raspberry Pi 4 on microSD: k8s-dqlite among the top CPU users), #3227 (k8s-dqlite spiking a core to 100%)"
+	microK8sDqliteIssues  = "canonical/microk8s#2280 (API server hanging on Raspberry Pi: writes \"stored in database\" after up to 1.6 s, load from disk wait), #3087 (Raspberry Pi 4 on microSD: k8s-dqlite among the top CPU users), #3227 (k8s-dqlite spiking a core to 100%)"
 	microK8sSnapDocs      = "https://snapcraft.io/docs/managing-updates (snapd refreshes snaps automatically, several times a day, unless held)"
 )
 
