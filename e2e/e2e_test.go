@@ -440,7 +440,11 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				s.c.cancel = cancel
 				s.c.mu.Unlock()
 				go s.c.standInKubelet(ctx)
-				k3sAutoDeploy(t, e.tl, s.c, n)
+				if n.k0s {
+					k0sDeploy(t, e.tl, s.c, n)
+				} else {
+					k3sAutoDeploy(t, e.tl, s.c, n)
+				}
 				waitFluxCRDs(t, s.c)
 				s.c.startFlux(e.tl)
 				applied := waitSynced(t, s.c, want1(s), 6*time.Minute)
@@ -448,8 +452,12 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				checkOrder(t, s.c)
 				checkClusterValues(t, s, app)
 				checkSopsSecrets(t, s)
-				checkHandover(t, s.c, n)
-				checkUpgradePlans(t, s, repo, commitOf(want1(s), rev1))
+				if n.k0s {
+					checkK0sHandover(t, s.c, n)
+				} else {
+					checkHandover(t, s.c, n)
+					checkUpgradePlans(t, s, repo, commitOf(want1(s), rev1))
+				}
 			})
 		}
 	})
@@ -724,7 +732,8 @@ func standInHelmController(t *testing.T, tl *tools, c *cluster, hc obj) {
 	t.Helper()
 	ctx := context.Background()
 	chart, version := str(hc, "spec", "chart"), str(hc, "spec", "version")
-	if !strings.HasSuffix(chart, "/flux-operator") {
+	// An OCI reference, or (k0s, air-gapped) the chart's .tgz on the node.
+	if !strings.HasSuffix(chart, "/flux-operator") && !strings.HasSuffix(chart, "/flux-operator-"+version+".tgz") {
 		t.Fatalf("%s: HelmChart %s (chart %s): the test has no stand-in for it", c.name, str(hc, "metadata", "name"), chart)
 	}
 	if want := strings.TrimPrefix(tl.versions["FLUX_OPERATOR"], "v"); version != want {

@@ -27,7 +27,10 @@ func (p *planner) infrastructure() {
 		nss = append(nss, namespace(a.Name, p.l.Metadata.Name))
 		pols = append(pols, networkPolicies(a)...)
 	}
-	res := []string{"system-upgrade"}
+	var res []string
+	if p.anyK3s() {
+		res = append(res, "system-upgrade")
+	}
 	if len(nss) > 0 {
 		p.gen("infrastructure/base/namespaces.yaml", marshal("One namespace per app, Pod Security Admission 'restricted' enforced.", nss...))
 		p.gen("infrastructure/base/network-policies.yaml", marshal("Default deny, then allow DNS and each app's own port from inside its namespace,\nand from the site networks of apps with expose (fleet.yaml spec.apps[].expose).", pols...))
@@ -258,10 +261,16 @@ func (p *planner) regionOverlays(r *spec.Region, d *Decisions) {
 	}
 	for _, area := range []string{"infrastructure", "apps"} {
 		k := kustomization("../../base")
-		if area == "infrastructure" {
-			k.Resources = append(k.Resources, UpgradePlansFile)
-		} else {
+		switch {
+		case area == "apps":
 			k.Resources = append(k.Resources, p.regionApps(r, d)...)
+		case !d.K0s():
+			k.Resources = append(k.Resources, UpgradePlansFile)
+		}
+		if area == "infrastructure" && d.K0s() && p.anyK3s() {
+			// The shared base carries system-upgrade-controller for the
+			// K3s regions; a k0s cluster has no Plan for it to run.
+			k.Patches = sucDeletePatches()
 		}
 		k.Labels = []KustomizeLabel{{Pairs: labels, IncludeSelectors: false}}
 		p.gen(path.Join(area, "regions", r.Name, "kustomization.yaml"),

@@ -180,6 +180,9 @@ func yamlFile(comment string, v any) []byte {
 }
 
 func (p *planner) bootstrap(r *spec.Region, d *Decisions) error {
+	if d.K0s() {
+		return p.bootstrapK0s(r, d)
+	}
 	s := &p.l.Spec
 	dir := path.Join("bootstrap", r.Name)
 	p.gen(path.Join(dir, "config.yaml"), yamlFile("K3s server configuration for region "+r.Name+" (CIS hardened). Installed by provision.sh.\nThe cluster's identity is added on the node in config.yaml.d/10-identity.yaml.", K3sServerConfig(r, d)))
@@ -266,9 +269,14 @@ type bootstrapData struct {
 	NodeLabelsFile, FirstServerEnv, EvictionHard, GitSecretCommand string
 	RingsFile, RingPlaceholder, RingBranchPrefix                   string
 	SourceKind, ArtifactTag                                        string
-	AirGapped, WearingStorage, NeedsAgeKey, OCI                    bool
-	RegistryMirrors, FleetRecipients, RegionRecipients             []string
-	FirstBootFiles                                                 []firstBootFile
+	// k0s regions (k0s.go).
+	K0sVersion, K0sStack, K0sStackDir, K0sStackLabel, K0sDisable string
+	K0sProfileController, K0sProfileWorker, K0sRegionLabels      string
+	K0sAuditLogDir, K0sChartDir, K0sChartFile                    string
+	ContainerdFiles                                              []string
+	AirGapped, WearingStorage, NeedsAgeKey, OCI                  bool
+	RegistryMirrors, FleetRecipients, RegionRecipients           []string
+	FirstBootFiles                                               []firstBootFile
 }
 
 // firstBootFile is a file provision.sh writes into the auto-deploy folder

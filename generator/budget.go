@@ -54,6 +54,7 @@ const fullFluxMarginPercent = 40
 // hardware and connectivity, with the reasons shown by `fleetgen plan`.
 type Decisions struct {
 	Region         string
+	Distribution   string // k3s | k0s
 	Hardware       spec.Hardware
 	Datastore      string   // sqlite | etcd
 	FluxComponents []string // controllers installed
@@ -161,11 +162,19 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	hw := s.RegionHardware(r)
 	memQ := resource.MustParse(hw.Memory)
 	nodeMi := memQ.Value() / (1 << 20)
-	d := Decisions{Region: r.Name, Hardware: hw, Connectivity: Profiles[r.Connectivity], Disable: []string{"traefik", "servicelb"}}
+	if r.Distribution == "microk8s" {
+		return Decisions{}, microK8sAnswer(l, ri, hw, nodeMi)
+	}
+	d := Decisions{Region: r.Name, Distribution: r.Distribution, Hardware: hw, Connectivity: Profiles[r.Connectivity], Disable: []string{"traefik", "servicelb"}}
 	if r.Bandwidth != "" {
 		d.Connectivity.Bandwidth, d.Connectivity.BandwidthBasis = r.Bandwidth, "fleet.yaml (bandwidth)"
 	}
-	d.Reasons = append(d.Reasons, "traefik and servicelb disabled: clusters only pull (no inbound port); apps get ClusterIP Services that only pods of their own namespace may reach (NetworkPolicy), unless spec.apps[].expose opens a NodePort to the site network")
+	if d.K0s() {
+		d.Disable = []string{k0sUpdateProber}
+		d.Reasons = append(d.Reasons, k0sReasons(s, hw)...)
+	} else {
+		d.Reasons = append(d.Reasons, "traefik and servicelb disabled: clusters only pull (no inbound port); apps get ClusterIP Services that only pods of their own namespace may reach (NetworkPolicy), unless spec.apps[].expose opens a NodePort to the site network")
+	}
 	d.Exposed = exposedApps(s.Apps)
 	for _, a := range s.Apps {
 		if e := a.Expose; e != nil {
@@ -203,10 +212,17 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	default:
 		if etcdFits {
 			d.Datastore = "etcd"
-			d.Reasons = append(d.Reasons, fmt.Sprintf("embedded etcd: %d nodes of %s give an HA control plane with quorum", hw.Nodes, hw.Memory))
+			what := "embedded etcd"
+			if d.K0s() {
+				what = "etcd (managed by k0s)"
+			}
+			d.Reasons = append(d.Reasons, fmt.Sprintf("%s: %d nodes of %s give an HA control plane with quorum", what, hw.Nodes, hw.Memory))
 		} else {
 			d.Datastore = "sqlite"
 			why := "a single server cannot form an etcd quorum"
+			if d.K0s() {
+				why = "a single controller cannot form an etcd quorum"
+			}
 			if hw.Nodes >= 3 {
 				why = fmt.Sprintf("%s per node is too little for etcd's extra ~128Mi and its disk writes", hw.Memory)
 			} else if hw.Nodes > 1 {
@@ -216,13 +232,19 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 		}
 	}
 	if hw.Storage == "sd" || hw.Storage == "emmc" {
-		d.Reasons = append(d.Reasons, fmt.Sprintf("%s storage wears under the datastore's writes: put /var/lib/rancher on an SSD or USB disk where possible (see bootstrap README)", hw.Storage))
+		d.Reasons = append(d.Reasons, fmt.Sprintf("%s storage wears under the datastore's writes: put %s on an SSD or USB disk where possible (see bootstrap README)", hw.Storage, d.dataMount()))
 	}
 	if nodeMi <= 2048 {
 		d.Disable = append(d.Disable, "metrics-server")
-		d.Reasons = append(d.Reasons, "metrics-server disabled: saves ~70Mi on a node of "+hw.Memory)
+		if d.K0s() {
+			d.Reasons = append(d.Reasons, "metrics-server disabled (--disable-components): saves its 30M request on a node of "+hw.Memory)
+		} else {
+			d.Reasons = append(d.Reasons, "metrics-server disabled: saves ~70Mi on a node of "+hw.Memory)
+		}
 	}
-	if hw.Nodes > 1 {
+	if d.K0s() {
+		d.Reasons = append(d.Reasons, k0sTopology(d.Datastore, hw.Nodes))
+	} else if hw.Nodes > 1 {
 		d.EmbeddedReg = true
 		d.WireGuard = true
 		d.Reasons = append(d.Reasons, "embedded registry mirror (Spegel): nodes share pulled images instead of each using the uplink")
@@ -232,15 +254,27 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	build := func(flux []string) Budget {
 		var b Budget
 		b.add("os")
-		b.add("k3s-server-" + d.Datastore)
-		b.add("coredns")
-		if !contains(d.Disable, "metrics-server") {
-			b.add("metrics-server")
+		if d.K0s() {
+			b.add("k0s-controller-worker-" + d.Datastore)
+			b.add("k0s-coredns")
+			b.add("k0s-kube-router")
+			if !contains(d.Disable, "metrics-server") {
+				b.add("k0s-metrics-server")
+			}
+		} else {
+			b.add("k3s-server-" + d.Datastore)
+			b.add("coredns")
+			if !contains(d.Disable, "metrics-server") {
+				b.add("metrics-server")
+			}
 		}
 		if s.Flux.Mode == "operator" {
 			b.add("flux-operator")
 		}
-		b.add("system-upgrade-controller")
+		if !d.K0s() {
+			// k0s clusters leave out system-upgrade-controller (no K3s Plans).
+			b.add("system-upgrade-controller")
+		}
 		for _, c := range flux {
 			if _, ok := Footprints[c]; ok {
 				b.add(c)
@@ -282,6 +316,22 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 		case contains(d.FluxComponents, "helm-controller"):
 			d.Charts = ChartsFlux
 			d.Reasons = append(d.Reasons, "chart apps: Flux HelmRelease (helm-controller is installed), with a HelmRepository or OCIRepository source per chart; apps/regions/"+r.Name+"/<app>-chart.yaml")
+		case d.K0s():
+			// k0s has no helm.cattle.io HelmChart controller: its charts
+			// come from ClusterConfig extensions, which fleetgen keeps for
+			// the first boot. Flux's helm-controller is the only way here.
+			field := "spec.apps"
+			for i, a := range s.Apps {
+				if a.Chart != nil {
+					field = fmt.Sprintf("spec.apps[%d].chart", i)
+					break
+				}
+			}
+			why := fmt.Sprintf("with it (+%dMi) only %d%% of %s would stay free (%d%% needed)", Footprints["helm-controller"].MemoryMi, withHelm.MarginPercent, hw.Memory, fullFluxMarginPercent)
+			if len(s.Flux.Components) > 0 {
+				why = "spec.flux.components does not list it"
+			}
+			return d, l.Errorf(field, "region %q runs k0s, which has no HelmChart controller (K3s's helm.cattle.io); its chart apps need Flux's helm-controller, and %s: add helm-controller to spec.flux.components, give the nodes more memory, or ship the app as an image or a Kustomize base", r.Name, why)
 		case len(s.Flux.Components) > 0:
 			d.Charts = ChartsK3s
 			d.Reasons = append(d.Reasons, "chart apps: K3s HelmChart (helm.cattle.io/v1, K3s's built-in helm-controller): helm-controller is not in spec.flux.components")
@@ -310,14 +360,22 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	} else {
 		d.FluxSize = "medium"
 	}
-	decideUpgrade(s, r, &d)
+	if d.K0s() {
+		decideK0sUpgrade(s, r, &d)
+	} else {
+		decideUpgrade(s, r, &d)
+	}
 	if d.Budget.MarginPercent < minMarginPercent {
 		field := "spec.hardware.memory"
 		if rf := fmt.Sprintf("spec.regions[%d].hardware.memory", ri); l.Has(rf) {
 			field = rf
 		}
-		return d, l.Errorf(field, "nothing fits in region %q: K3s, the minimal Flux and the apps reserve %dMi of the %dMi a node has (%d%% free, %d%% needed); give the nodes more memory or lower spec.apps requests (fleetgen plan shows the budget)",
-			r.Name, d.Budget.TotalMi, nodeMi, d.Budget.MarginPercent, minMarginPercent)
+		what := "K3s"
+		if d.K0s() {
+			what = "k0s (" + Footprints["k0s-controller-worker-"+d.Datastore].Component + ")"
+		}
+		return d, l.Errorf(field, "nothing fits in region %q: %s, the minimal Flux and the apps reserve %dMi of the %dMi a node has (%d%% free, %d%% needed); give the nodes more memory or lower spec.apps requests (fleetgen plan shows the budget)",
+			r.Name, what, d.Budget.TotalMi, nodeMi, d.Budget.MarginPercent, minMarginPercent)
 	}
 	return d, nil
 }

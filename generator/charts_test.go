@@ -259,3 +259,54 @@ spec:
 		t.Errorf("values not kept for Flux:\n%s", f.Content)
 	}
 }
+
+// k0s has no helm.cattle.io HelmChart controller: a k0s region's chart
+// apps go through Flux's helm-controller, and where it does not fit (or
+// spec.flux.components leaves it out) the spec is refused at the chart,
+// never rendered as a HelmChart nothing would install.
+func TestChartAppsOnK0s(t *testing.T) {
+	base := `apiVersion: fleetgen.dev/v1alpha1
+kind: Fleet
+metadata: {name: f}
+spec:
+  context: {environment: e, hardware: h, mainChallenge: c}
+  git: {url: https://git.example.com/o/f.git}
+  distribution: k0s
+  k0s: {version: v1.36.3+k0s.2}
+  hardware: {memory: MEMGi}
+FLUX  apps:
+    - name: chart
+      memory: 200Mi
+      chart: {repository: oci://ghcr.io/acme/charts, name: chart, version: 1.0.0}
+  regions: [{name: r, clusterCount: 1}]
+`
+	for _, c := range []struct {
+		mem, flux string
+		refused   string
+	}{
+		{"8", "", ""},
+		{"2", "", "only"},
+		{"8", "  flux: {components: [source-controller, kustomize-controller]}\n", "spec.flux.components does not list it"},
+	} {
+		src := strings.NewReplacer("MEM", c.mem, "FLUX", c.flux).Replace(base)
+		res, err := planSpec(t, src)
+		if c.refused == "" {
+			if err != nil {
+				t.Fatalf("%sGi: %v", c.mem, err)
+			}
+			if d := res.Decisions[0]; d.Charts != ChartsFlux {
+				t.Errorf("%sGi k0s: charts %s, want %s", c.mem, d.Charts, ChartsFlux)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%sGi %q: accepted", c.mem, c.flux)
+			continue
+		}
+		line := strings.Count(src[:strings.Index(src, "chart: {")], "\n") + 1
+		want := "fleet.yaml:" + itoa(line) + ": spec.apps[0].chart: region \"r\" runs k0s, which has no HelmChart controller"
+		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), c.refused) {
+			t.Errorf("%sGi %q: %v\nwant %q ... %q", c.mem, c.flux, err, want, c.refused)
+		}
+	}
+}

@@ -102,13 +102,27 @@ func ScaffoldFacts(res *Result, lang prompt.Lang) []string {
 		return fmt.Sprintf(enText, args...)
 	}
 	var facts []string
+	k3sRegions, k0sRegions := distributionRegions(res)
 	mode := t("Flux Operator (FluxInstance) instalado en el primer arranque por el auto-deploy de K3s", "Flux Operator (FluxInstance) installed at first boot by K3s auto-deploy")
+	switch {
+	case len(k3sRegions) == 0:
+		mode = t("Flux Operator (extensión Helm de k0s) y FluxInstance instalados en el primer arranque por el manifest deployer de k0s", "Flux Operator (a k0s Helm extension) and FluxInstance installed at first boot by k0s's manifest deployer")
+	case len(k0sRegions) > 0:
+		mode = t("Flux Operator (FluxInstance) instalado en el primer arranque por el auto-deploy de K3s o el manifest deployer de k0s", "Flux Operator (FluxInstance) installed at first boot by K3s auto-deploy or k0s's manifest deployer")
+	}
 	if s.Flux.Mode == "bootstrap" {
 		mode = t("Flux con la estructura clásica de `flux bootstrap` (gotk-sync.yaml)", "Flux with the classic `flux bootstrap` layout (gotk-sync.yaml)")
 	}
+	dist := t("K3s %s en todos los clústeres", "K3s %s on every cluster", s.K3s.Version)
+	switch {
+	case len(k3sRegions) == 0:
+		dist = t("k0s %s en todos los clústeres", "k0s %s on every cluster", s.K0s.Version)
+	case len(k0sRegions) > 0:
+		dist = t("K3s %s (regiones %s) y k0s %s (regiones %s)", "K3s %s (regions %s) and k0s %s (regions %s)", s.K3s.Version, strings.Join(k3sRegions, ", "), s.K0s.Version, strings.Join(k0sRegions, ", "))
+	}
 	facts = append(facts,
-		t("Distribución: K3s %s en todos los clústeres; GitOps: Flux %s en modo pull (sin puertos de entrada, sin kubectl remoto). %s.",
-			"Distribution: K3s %s on every cluster; GitOps: Flux %s, pull-based (no inbound port, no remote kubectl). %s.", s.K3s.Version, s.Flux.Version, mode),
+		t("Distribución: %s; GitOps: Flux %s en modo pull (sin puertos de entrada, sin kubectl remoto). %s.",
+			"Distribution: %s; GitOps: Flux %s, pull-based (no inbound port, no remote kubectl). %s.", dist, s.Flux.Version, mode),
 		t("Repositorio: base de Kustomize (`infrastructure/base`, `apps/base`) con un overlay por región; `clusters/<región>/<clúster>/` por clúster con valores por clúster vía `postBuild.substituteFrom` (ConfigMap `cluster-vars`); orden flux-system → infrastructure → apps con `dependsOn`.",
 			"Repository: Kustomize bases (`infrastructure/base`, `apps/base`) with one overlay per region; `clusters/<region>/<cluster>/` per cluster with per-cluster values through `postBuild.substituteFrom` (ConfigMap `cluster-vars`); order flux-system → infrastructure → apps via `dependsOn`."),
 	)
@@ -123,9 +137,15 @@ func ScaffoldFacts(res *Result, lang prompt.Lang) []string {
 			d.Region, n, d.Hardware.Nodes, d.Hardware.Arch, d.Hardware.Memory, d.Hardware.Storage, datastoreName(d.Datastore, lang), strings.Join(d.FluxComponents, ", "), d.FluxSize,
 			d.Connectivity.Name, src, d.Connectivity.GitInterval, d.Connectivity.JitterPercent, sparseNote(d.Connectivity)))
 	}
+	if len(k3sRegions) > 0 {
+		facts = append(facts, t("Nodo: K3s endurecido según la guía CIS (secrets-encryption, protect-kernel-defaults, PSA `restricted` por defecto, auditoría con rotación, EventRateLimit); traefik y servicelb desactivados.",
+			"Node: K3s hardened per the CIS guide (secrets-encryption, protect-kernel-defaults, PSA `restricted` by default, audit log with rotation, EventRateLimit); traefik and servicelb disabled."))
+	}
+	if len(k0sRegions) > 0 {
+		facts = append(facts, t("Nodo k0s: lo que la página CIS de k0s deja al usuario, con los valores de la guía de K3s (PSA `restricted` por defecto, EventRateLimit, auditoría con rotación, cifrado de Secrets), perfiles de kubelet (protectKernelDefaults, umbrales de desalojo, reservas); update-prober y telemetría desactivados.",
+			"k0s node: what k0s's CIS page leaves to the user, with the K3s guide's values (PSA `restricted` by default, EventRateLimit, audit log with rotation, Secrets encryption), kubelet worker profiles (protectKernelDefaults, eviction thresholds, reservations); update-prober and telemetry off."))
+	}
 	facts = append(facts,
-		t("Nodo: K3s endurecido según la guía CIS (secrets-encryption, protect-kernel-defaults, PSA `restricted` por defecto, auditoría con rotación, EventRateLimit); traefik y servicelb desactivados.",
-			"Node: K3s hardened per the CIS guide (secrets-encryption, protect-kernel-defaults, PSA `restricted` by default, audit log with rotation, EventRateLimit); traefik and servicelb disabled."),
 		t("Cargas: namespaces con Pod Security `restricted`, NetworkPolicy default-deny más DNS, contenedores sin root con sistema de archivos de solo lectura y límites de recursos.",
 			"Workloads: namespaces with Pod Security `restricted`, default-deny NetworkPolicy plus DNS, non-root containers with read-only root filesystems and resource limits."),
 	)
@@ -249,6 +269,7 @@ func (p *planner) readmeData() map[string]any {
 		"Exposed":       exposed,
 		"Mermaid":       Mermaid(p.res),
 		"Security":      map[string]any{"Hardware": s.Hardware, "Exposed": exposed},
+		"Distribution":  distributionName(p.res),
 		"CI":            NewCIData(p.l.Metadata.Name, s, p.version),
 	}
 }
@@ -326,4 +347,28 @@ func hasRecipients(s *spec.FleetSpec) bool {
 		}
 	}
 	return false
+}
+
+// distributionRegions splits the regions by distribution.
+func distributionRegions(res *Result) (k3s, k0s []string) {
+	for _, d := range res.Decisions {
+		if d.K0s() {
+			k0s = append(k0s, d.Region)
+		} else {
+			k3s = append(k3s, d.Region)
+		}
+	}
+	return k3s, k0s
+}
+
+// distributionName names the fleet's distribution(s) in prose.
+func distributionName(res *Result) string {
+	k3s, k0s := distributionRegions(res)
+	switch {
+	case len(k0s) == 0:
+		return "K3s"
+	case len(k3s) == 0:
+		return "k0s"
+	}
+	return "K3s and k0s"
 }

@@ -25,8 +25,9 @@ type k3sTestPlan struct {
 	res  *Result
 }
 
-// k3sTestPlans plans every example (each test gets its own results, so
-// tests stay independent of each other's order).
+// k3sTestPlans plans every example with a K3s region (each test gets its
+// own results, so tests stay independent of each other's order). The k0s
+// regions of a fleet are left to k0s_test.go: k3sBootstrapDirs skips them.
 func k3sTestPlans(t *testing.T) []k3sTestPlan {
 	t.Helper()
 	var out []k3sTestPlan
@@ -38,6 +39,9 @@ func k3sTestPlans(t *testing.T) []k3sTestPlan {
 		res, err := Plan(l)
 		if err != nil {
 			t.Fatalf("%s: plan: %v", name, err)
+		}
+		if !res.anyK3s() {
+			continue
 		}
 		out = append(out, k3sTestPlan{name: name, res: res})
 	}
@@ -52,6 +56,9 @@ func k3sBootstrapDirs(res *Result) []string {
 	seen := map[string]bool{}
 	for _, f := range res.Tree.Files {
 		parts := strings.Split(f.Path, "/")
+		if _, k0s := res.Tree.Get(path.Join("bootstrap", parts[min(1, len(parts)-1)], "k0s.yaml")); k0s {
+			continue
+		}
 		if len(parts) >= 3 && parts[0] == "bootstrap" {
 			seen[path.Join(parts[0], parts[1])] = true
 		}
@@ -474,6 +481,9 @@ func k3sReadConfigAny(t *testing.T, res *Result, p string) map[string]any {
 func TestBootstrapReadmeNodeFacts(t *testing.T) {
 	for _, ex := range k3sTestPlans(t) {
 		for _, d := range ex.res.Decisions {
+			if d.K0s() {
+				continue
+			}
 			p := path.Join("bootstrap", d.Region, "README.md")
 			f, ok := ex.res.Tree.Get(p)
 			if !ok {

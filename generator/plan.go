@@ -86,8 +86,10 @@ func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result,
 	}
 	p := &planner{l: l, res: res, t: &res.Tree, version: toolVersion}
 	p.infrastructure()
-	if err := p.systemUpgradeController(); err != nil {
-		return nil, err
+	if p.anyK3s() {
+		if err := p.systemUpgradeController(); err != nil {
+			return nil, err
+		}
 	}
 	p.apps()
 	for i := range l.Spec.Regions {
@@ -97,7 +99,9 @@ func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result,
 			continue
 		}
 		p.regionOverlays(r, d)
-		p.k3sUpgradePlans(r, d)
+		if !d.K0s() {
+			p.k3sUpgradePlans(r, d)
+		}
 		p.clusters(r, d, l.RegionClusters(r.Name))
 		if err := p.bootstrap(r, d); err != nil {
 			return nil, err

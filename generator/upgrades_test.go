@@ -100,6 +100,9 @@ func TestUpgradePlans(t *testing.T) {
 		for i := range s.Regions {
 			r := &s.Regions[i]
 			d, _ := ex.res.Region(r.Name)
+			if d.K0s() {
+				continue
+			}
 			label := ex.name + " " + r.Name
 			got := map[string]map[string]any{}
 			accounts := map[string]bool{}
@@ -306,6 +309,9 @@ func findKey(v any, key, at string) string {
 func TestUpgradeBudget(t *testing.T) {
 	for _, ex := range k3sTestPlans(t) {
 		for _, d := range ex.res.Decisions {
+			if d.K0s() {
+				continue
+			}
 			found := false
 			for _, l := range d.Budget.Lines {
 				found = found || (l.Component == Footprints["system-upgrade-controller"].Component && l.MemoryMi > 0)

@@ -740,6 +740,7 @@ func badCases(t *testing.T) []badCase {
 	}, field: "nope"})
 	cases = append(cases, upgradeBadCases(t)...)
 	cases = append(cases, appSourceBadCases(t)...)
+	cases = append(cases, k0sBadCases(t)...)
 	return cases
 }
 

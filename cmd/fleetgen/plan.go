@@ -119,6 +119,9 @@ func writePlanText(w io.Writer, res *generator.Result, status []ringStatus) erro
 		hw := d.Hardware
 		fmt.Fprintf(w, "\nRegion %s — %d clusters of %d × %s, %s RAM, %d cores, %s; connectivity %s\n",
 			d.Region, len(res.Spec.RegionClusters(d.Region)), hw.Nodes, hw.Arch, hw.Memory, hw.CPUs, hw.Storage, d.Connectivity.Name)
+		if d.K0s() {
+			fmt.Fprintf(w, "  distribution: k0s (spec.distribution)\n")
+		}
 		fmt.Fprintf(w, "  datastore: %s   flux: %s (size %s)   disabled: %s\n", d.Datastore, strings.Join(d.FluxComponents, ", "), d.FluxSize, strings.Join(d.Disable, ", "))
 		switch d.Charts {
 		case generator.ChartsFlux:
@@ -139,7 +142,11 @@ func writePlanText(w io.Writer, res *generator.Result, status []ringStatus) erro
 		fmt.Fprintf(w, "  %s poll %s (timeout %s), apply every %s (retry %s, timeout %s), jitter ±%d%%, sparse checkout %v\n",
 			src, p.GitInterval, p.GitTimeout, p.SyncInterval, p.RetryInterval, p.ApplyTimeout, p.JitterPercent, p.SparseCheckout)
 		fmt.Fprintf(w, "  nodes hold: %s\n", generator.NodeKey(res.Spec, d.Region))
-		fmt.Fprintf(w, "  k3s: %s (pinned), upgrades by system-upgrade-controller %s, window: %s\n", d.Upgrade.Version, generator.SUCVersion, d.Upgrade.Window)
+		if d.K0s() {
+			fmt.Fprintf(w, "  k0s: %s (pinned), upgrades: not generated yet (no k0s autopilot Plan)\n", d.Upgrade.Version)
+		} else {
+			fmt.Fprintf(w, "  k3s: %s (pinned), upgrades by system-upgrade-controller %s, window: %s\n", d.Upgrade.Version, generator.SUCVersion, d.Upgrade.Window)
+		}
 		if sizes := res.Spec.RingSizes(d.Region); sizes != nil {
 			var parts []string
 			for i, r := range s.Rings {
@@ -271,6 +278,7 @@ type regionJSON struct {
 	Name           string                    `json:"name"`
 	Clusters       int                       `json:"clusters"`
 	Hardware       any                       `json:"hardware"`
+	Distribution   string                    `json:"distribution"`
 	Datastore      string                    `json:"datastore"`
 	FluxComponents []string                  `json:"fluxComponents"`
 	FluxSize       string                    `json:"fluxSize"`
@@ -306,8 +314,8 @@ func writePlanJSON(w io.Writer, res *generator.Result, status []ringStatus, load
 		}
 		out.Regions = append(out.Regions, regionJSON{Rings: rings,
 			Name: d.Region, Clusters: len(res.Spec.RegionClusters(d.Region)),
-			Hardware:  map[string]any{"arch": d.Hardware.Arch, "memory": d.Hardware.Memory, "cpus": d.Hardware.CPUs, "storage": d.Hardware.Storage, "nodes": d.Hardware.Nodes},
-			Datastore: d.Datastore, FluxComponents: d.FluxComponents, FluxSize: d.FluxSize, Disabled: d.Disable,
+			Hardware:     map[string]any{"arch": d.Hardware.Arch, "memory": d.Hardware.Memory, "cpus": d.Hardware.CPUs, "storage": d.Hardware.Storage, "nodes": d.Hardware.Nodes},
+			Distribution: d.Distribution, Datastore: d.Datastore, FluxComponents: d.FluxComponents, FluxSize: d.FluxSize, Disabled: d.Disable,
 			Connectivity: d.Connectivity, NodeKey: generator.NodeKey(res.Spec, d.Region), Reasons: d.Reasons, Budget: d.Budget,
 			Upgrades: d.Upgrade, Charts: d.Charts,
 		})

@@ -12,6 +12,8 @@ const (
 	DefaultFluxRegistry         = "ghcr.io/fluxcd"
 	DefaultOperatorChartVersion = "0.58.1"
 	DefaultK3sVersion           = "v1.37.1+k3s1"
+	DefaultDistribution         = "k3s"
+	DefaultK0sVersion           = "v1.36.3+k0s.2"
 	DefaultDatastore            = "auto"
 	DefaultConnectivity         = "intermittent"
 	DefaultArch                 = "amd64"
@@ -46,6 +48,8 @@ func (l *Loaded) Default() {
 	def(&s.Flux.OperatorChartVersion, DefaultOperatorChartVersion)
 	def(&s.K3s.Version, DefaultK3sVersion)
 	def(&s.K3s.Datastore, DefaultDatastore)
+	def(&s.Distribution, DefaultDistribution)
+	def(&s.K0s.Version, DefaultK0sVersion)
 	defaultWindows(s)
 	def(&s.Connectivity, DefaultConnectivity)
 	def(&s.Hardware.Arch, DefaultArch)
@@ -77,6 +81,7 @@ func (l *Loaded) Default() {
 		r := &s.Regions[i]
 		def(&r.ClusterPrefix, r.Name)
 		def(&r.Connectivity, s.Connectivity)
+		def(&r.Distribution, s.Distribution)
 		def(&r.Bandwidth, s.Bandwidth)
 	}
 }

@@ -24,6 +24,8 @@ var enums = map[string][]string{
 	"Region.connectivity":    ConnectivityKinds,
 	"Flux.mode":              FluxModes,
 	"K3s.datastore":          Datastores,
+	"FleetSpec.distribution": Distributions,
+	"Region.distribution":    Distributions,
 	"Hardware.arch":          Arches,
 	"Hardware.storage":       StorageKinds,
 	"Delivery.mode":          DeliveryModes,

@@ -39,8 +39,15 @@ type FleetSpec struct {
 	// Delivery is how clusters receive their configuration: from git
 	// (default) or as OCI artifacts built from git by `fleetgen publish`.
 	Delivery Delivery `yaml:"delivery,omitempty"`
+	// Distribution is the Kubernetes distribution of every node, fleet-wide
+	// default: "k3s" (default) or "k0s"; a region may set its own.
+	// "microk8s" is answered by `fleetgen plan` (with its reasons and
+	// figures for the hardware) but not generated.
+	Distribution string `yaml:"distribution,omitempty"`
 	// K3s settings shared by every node.
 	K3s K3s `yaml:"k3s,omitempty"`
+	// K0s settings shared by every k0s node.
+	K0s K0s `yaml:"k0s,omitempty"`
 	// MaintenanceWindow is when K3s upgrades may start on a cluster
 	// (system-upgrade-controller Plan.spec.window), fleet-wide default; a
 	// region may set its own. Unset: upgrades start as soon as a cluster
@@ -198,6 +205,14 @@ type K3s struct {
 	Datastore string `yaml:"datastore,omitempty"`
 }
 
+// K0s settings (regions whose distribution is k0s).
+type K0s struct {
+	// Exact k0s release installed by provision.sh, e.g. "v1.36.3+k0s.2"
+	// (a tag of github.com/k0sproject/k0s). The datastore follows
+	// spec.k3s.datastore: sqlite is kine/SQLite, etcd k0s's managed etcd.
+	Version string `yaml:"version,omitempty"`
+}
+
 // Hardware describes one node. Zero fields inherit the fleet default.
 type Hardware struct {
 	Arch    string `yaml:"arch,omitempty"`    // amd64 | arm64
@@ -309,6 +324,8 @@ type Region struct {
 	Clusters      []string `yaml:"clusters,omitempty"`
 	ClusterCount  int      `yaml:"clusterCount,omitempty"`
 	ClusterPrefix string   `yaml:"clusterPrefix,omitempty"`
+	// Distribution overrides spec.distribution for this region: k3s | k0s.
+	Distribution string `yaml:"distribution,omitempty"`
 	// Overrides of the fleet defaults.
 	Hardware     *Hardware `yaml:"hardware,omitempty"`
 	Connectivity string    `yaml:"connectivity,omitempty"`

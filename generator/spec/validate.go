@@ -31,11 +31,14 @@ const (
 
 // Enumerations, exported for help texts and the budget.
 var (
-	Languages          = []string{"es", "en"}
-	FluxModes          = []string{"operator", "bootstrap"}
-	DeliveryModes      = []string{"git", "oci"}
-	DeliveryUnits      = []string{"cluster", "region"}
-	Datastores         = []string{"auto", "sqlite", "etcd"}
+	Languages     = []string{"es", "en"}
+	FluxModes     = []string{"operator", "bootstrap"}
+	DeliveryModes = []string{"git", "oci"}
+	DeliveryUnits = []string{"cluster", "region"}
+	Datastores    = []string{"auto", "sqlite", "etcd"}
+	// Distributions fleetgen answers for; microk8s is answered by plan
+	// (refused, with its reasons and figures), never generated.
+	Distributions      = []string{"k3s", "k0s", "microk8s"}
 	Arches             = []string{"amd64", "arm64"}
 	StorageKinds       = []string{"sd", "emmc", "ssd", "nvme"}
 	ConnectivityKinds  = []string{"always-on", "intermittent", "satellite", "air-gapped"}
@@ -45,6 +48,7 @@ var (
 var (
 	fluxVersionRe = lazyRegexp(`^2\.(x|\d+\.(x|\d+))$`)
 	k3sVersionRe  = lazyRegexp(`^v1\.\d+\.\d+\+k3s\d+$`)
+	k0sVersionRe  = lazyRegexp(`^v1\.\d+\.\d+\+k0s\.\d+$`)
 	chartVerRe    = lazyRegexp(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
 	configKeyRe   = lazyRegexp(`^[-._a-zA-Z0-9]+$`)
 	imageRe       = lazyRegexp(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
@@ -144,6 +148,7 @@ func (l *Loaded) Validate() Errors {
 		v.add("spec.k3s.version", "%q is not an exact K3s release such as %s: a channel (v1.37) installs whatever patch release is current, so the nodes of a fleet drift apart", s.K3s.Version, DefaultK3sVersion)
 	}
 	v.oneOf("spec.k3s.datastore", s.K3s.Datastore, Datastores)
+	v.distributions(s)
 	v.maintenanceWindows(s)
 	v.hardware("spec.hardware", s.Hardware, false)
 	v.oneOf("spec.connectivity", s.Connectivity, ConnectivityKinds)
@@ -764,4 +769,44 @@ func ParseBandwidth(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is outside 1kbit..100Gbit", s)
 	}
 	return int64(bps), nil
+}
+
+// distributions checks spec.distribution, each region's, spec.k0s, and
+// what k0s regions cannot have yet.
+func (v *validator) distributions(s *FleetSpec) {
+	v.oneOf("spec.distribution", s.Distribution, Distributions)
+	anyK0s, allK0s := false, len(s.Regions) > 0
+	reported := map[string]bool{}
+	for i := range s.Regions {
+		r := &s.Regions[i]
+		field := fmt.Sprintf("spec.regions[%d].distribution", i)
+		if _, set := v.l.lines[field]; set {
+			v.oneOf(field, r.Distribution, Distributions)
+		} else {
+			field = "spec.distribution"
+		}
+		if r.Distribution != "k0s" {
+			allK0s = false
+			continue
+		}
+		anyK0s = true
+		if s.Flux.Mode == "bootstrap" && !reported[field] {
+			// Once per field: regions inheriting spec.distribution share it.
+			reported[field] = true
+			which := fmt.Sprintf("region %q", r.Name)
+			if field == "spec.distribution" {
+				which = "the regions that inherit it"
+			}
+			v.add(field, "k0s with spec.flux.mode bootstrap is not offered: k0s prunes what a removed manifest created, so the handover would have to release every object of flux-components.yaml; use spec.flux.mode operator (the default) for %s", which)
+		}
+		if r.MaintenanceWindow != nil {
+			v.add(fmt.Sprintf("spec.regions[%d].maintenanceWindow", i), "region %q runs k0s: fleetgen does not generate k0s upgrades yet (k0s autopilot Plans), so no window would apply; remove it", r.Name)
+		}
+	}
+	if anyK0s && !k0sVersionRe().MatchString(s.K0s.Version) {
+		v.add("spec.k0s.version", "%q is not an exact k0s release such as %s (a tag of github.com/k0sproject/k0s)", short(s.K0s.Version), DefaultK0sVersion)
+	}
+	if allK0s && s.MaintenanceWindow != nil {
+		v.add("spec.maintenanceWindow", "every region runs k0s: fleetgen does not generate k0s upgrades yet (k0s autopilot Plans), so no window would apply; remove it")
+	}
 }
