@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"testing"
 
@@ -135,5 +136,44 @@ func TestBuildDigestFollowsTheContent(t *testing.T) {
 	}
 	if ContentKey(withIDs) != a.Key {
 		t.Error("content key from blob ids differs from the key from contents")
+	}
+}
+
+// pinnedFiles is a unit with a large, compressible file (as the SUC CRD
+// is in every real artifact) and an executable.
+func pinnedFiles() []File {
+	var crd bytes.Buffer
+	for i := range 2000 {
+		fmt.Fprintf(&crd, "  - name: field-%04d\n    type: string\n    description: what field %d holds\n", i, i*7%13)
+	}
+	return []File{
+		{Path: "apps/base/a/kustomization.yaml", Content: []byte("resources: []\n")},
+		{Path: "apps/regions/atlantic/kustomization.yaml", Content: []byte("resources: [../../base/a]\n")},
+		{Path: "clusters/atlantic/ship-1/kustomization.yaml", Content: []byte("resources: [apps.yaml]\n")},
+		{Path: "infrastructure/base/crd.yaml", Content: crd.Bytes()},
+		{Path: "infrastructure/base/run.sh", Executable: true, Content: []byte("#!/bin/sh\n")},
+	}
+}
+
+// The bytes of an artifact are part of what fleetgen promises: the same
+// files give the same digest with every fleetgen built from go.mod's
+// versions, so a faster build path must not move a single byte (every
+// site would download its artifact again).
+func TestBuildBytesArePinned(t *testing.T) {
+	a, err := Build(unit(pinnedFiles()...), "cargo", "https://git.example.com/f.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		wantManifest = "sha256:78e0ff19b7a255eb4ac139a40ade0e725e22a1e88b3718b76680e6b7dd8aa348"
+		wantLayer    = "sha256:20f2c66e1f7480e5a1d16486e3cbd76fd107a85d5a7229a4f54bb97d72026fe8"
+	)
+	layer, _, _ := v1.SHA256(bytes.NewReader(a.Layer))
+	if a.Digest.String() != wantManifest || layer.String() != wantLayer {
+		t.Errorf("manifest %s layer %s (%d bytes), want manifest %s layer %s", a.Digest, layer, len(a.Layer), wantManifest, wantLayer)
+	}
+	m, _ := a.Image.RawManifest()
+	if int64(len(m)) != a.ManifestSize {
+		t.Errorf("manifest size %d, the manifest has %d bytes", a.ManifestSize, len(m))
 	}
 }
