@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 func unit(files ...File) Unit {
@@ -175,5 +178,60 @@ func TestBuildBytesArePinned(t *testing.T) {
 	m, _ := a.Image.RawManifest()
 	if int64(len(m)) != a.ManifestSize {
 		t.Errorf("manifest size %d, the manifest has %d bytes", a.ManifestSize, len(m))
+	}
+}
+
+// buildViaMutate is how Build made the image before it wrote the manifest
+// itself: go-containerregistry's mutate package.
+func buildViaMutate(t *testing.T, u Unit, fleet, source string) v1.Image {
+	t.Helper()
+	b, diffID, err := tarballDiffID(u.Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, ConfigMediaType)
+	img, err = mutate.Append(img, mutate.Addendum{Layer: newLayer(b, diffID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.Annotations(img, map[string]string{
+		SourceAnnotation: source, FleetAnnotation: fleet, ArtifactAnnotation: u.ID, ContentAnnotation: ContentKey(u.Files),
+	}).(v1.Image)
+}
+
+func TestBuildWritesWhatMutateWrites(t *testing.T) {
+	for _, c := range []struct {
+		files         []File
+		fleet, source string
+	}{
+		{sample, "cargo", "https://git.example.com/f.git"},
+		{pinnedFiles(), "cargo", "ssh://git@github.com/acme/fleet.git"},
+		{pinnedFiles()[:1], `odd<&>"fleet"`, "https://git.example.com/a?b=1&c=<2>"},
+	} {
+		a, err := Build(unit(c.files...), c.fleet, c.source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := buildViaMutate(t, unit(c.files...), c.fleet, c.source)
+		for what, get := range map[string]func(v1.Image) ([]byte, error){
+			"manifest": v1.Image.RawManifest, "config": v1.Image.RawConfigFile,
+		} {
+			got, err1 := get(a.Image)
+			exp, err2 := get(want)
+			if err1 != nil || err2 != nil || !bytes.Equal(got, exp) {
+				t.Errorf("%s:\n%s (%v)\nmutate:\n%s (%v)", what, got, err1, exp, err2)
+			}
+		}
+		wd, _ := want.Digest()
+		gd, _ := a.Image.Digest()
+		cn, _ := a.Image.ConfigName()
+		wcn, _ := want.ConfigName()
+		if a.Digest != wd || gd != wd || cn != wcn {
+			t.Errorf("digest %s (image %s), mutate %s; config %s, mutate %s", a.Digest, gd, wd, cn, wcn)
+		}
+		if mt, _ := a.Image.MediaType(); mt != types.OCIManifestSchema1 {
+			t.Errorf("media type %s", mt)
+		}
 	}
 }
