@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -152,31 +153,41 @@ func unitsFor(l *spec.Loaded, files []File, want func(region string) bool) []Uni
 		if want != nil && !want(r.Name) {
 			continue
 		}
-		cs := l.RegionClusters(r.Name)
 		base := [][]File{shared["apps/base"], shared["apps/regions/"+r.Name], shared["infrastructure/base"], shared["infrastructure/regions/"+r.Name]}
-		if l.Spec.Delivery.Unit == "region" {
-			u := Unit{Tag: r.Name, Region: r.Name, ID: "region/" + r.Name}
+		for _, u := range regionUnits(l, r.Name) {
 			parts := append([][]File(nil), base...)
-			for _, c := range cs {
-				u.Clusters = append(u.Clusters, c.Name)
-				parts = append(parts, perCluster[r.Name+"/"+c.Name])
+			for _, c := range u.Clusters {
+				parts = append(parts, perCluster[r.Name+"/"+c])
 			}
 			u.Files = merge(parts)
+			u.Key = ContentKey(u.Files)
 			units = append(units, u)
-			continue
-		}
-		for _, c := range cs {
-			units = append(units, Unit{
-				Tag: c.Name, Region: r.Name, ID: "cluster/" + r.Name + "/" + c.Name, Clusters: []string{c.Name},
-				Files: merge(append(append([][]File(nil), base...), perCluster[r.Name+"/"+c.Name])),
-			})
 		}
 	}
-	for i := range units {
-		units[i].Key = ContentKey(units[i].Files)
-	}
-	sort.Slice(units, func(i, j int) bool { return units[i].Tag < units[j].Tag })
+	sortUnits(units)
 	return units
+}
+
+// regionUnits are the units of a region without their files: tags, IDs
+// and clusters, in the region's cluster order.
+func regionUnits(l *spec.Loaded, region string) []Unit {
+	cs := l.RegionClusters(region)
+	if l.Spec.Delivery.Unit == "region" {
+		u := Unit{Tag: region, Region: region, ID: "region/" + region, Clusters: make([]string, 0, len(cs))}
+		for _, c := range cs {
+			u.Clusters = append(u.Clusters, c.Name)
+		}
+		return []Unit{u}
+	}
+	units := make([]Unit, len(cs))
+	for i, c := range cs {
+		units[i] = Unit{Tag: c.Name, Region: region, ID: "cluster/" + region + "/" + c.Name, Clusters: []string{c.Name}}
+	}
+	return units
+}
+
+func sortUnits(units []Unit) {
+	slices.SortFunc(units, func(a, b Unit) int { return strings.Compare(a.Tag, b.Tag) })
 }
 
 func merge(parts [][]File) []File {
