@@ -209,7 +209,8 @@ func publishTo(ctx context.Context, w io.Writer, o *publishOptions, src *oci.Sou
 	if !t.recLoaded {
 		rec = oci.LoadRecord(recPath, repo)
 	}
-	rep, pubErr := oci.Publish(ctx, units, src.Build, oci.PublishOptions{
+	rep, pubErr := oci.Publish(ctx, units, src.BuildUnchecked, oci.PublishOptions{
+		Check:      src.Check,
 		Repository: repo, Fleet: src.Spec.Metadata.Name, Keychain: authn.DefaultKeychain,
 		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun, Signer: signer,
 		FindUnsigned: o.unsignedRefs != "",

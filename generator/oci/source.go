@@ -158,12 +158,22 @@ func (s *Source) Build(u Unit) (*Artifact, error) {
 	if err := s.CheckRegion(u.Region); err != nil {
 		return nil, err
 	}
+	return s.BuildUnchecked(u)
+}
+
+// BuildUnchecked loads and builds u without checking its region: publish
+// builds while the check runs, and pushes after it passed
+// (PublishOptions.Check: s.Check).
+func (s *Source) BuildUnchecked(u Unit) (*Artifact, error) {
 	u, err := s.Load(u)
 	if err != nil {
 		return nil, err
 	}
 	return Build(u, s.Spec.Metadata.Name, s.Spec.Spec.Git.URL)
 }
+
+// Check is CheckRegion of u's region.
+func (s *Source) Check(u Unit) error { return s.CheckRegion(u.Region) }
 
 // ErrNotOCI: the committed fleet.yaml does not ask for OCI delivery.
 var ErrNotOCI = errors.New("spec.delivery.mode is not oci in the committed fleet.yaml: the clusters sync git, there is nothing to publish (set spec.delivery.mode: oci and spec.delivery.repository, regenerate, commit)")
