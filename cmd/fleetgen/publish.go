@@ -98,6 +98,7 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 		repo    name.Repository
 		repoErr error
 		rec     *oci.Record
+		conn    *oci.Conn
 	)
 	// The record of the last publish to the same repository, read as soon
 	// as the committed spec says where that is: it spares listing the
@@ -111,6 +112,8 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 			repoErr = fmt.Errorf("--registry %q: %w", target, repoErr)
 			return nil
 		}
+		// The handshake and the tag list go on while git is read.
+		conn = oci.Connect(ctx, oci.PublishOptions{Repository: repo, Keychain: authn.DefaultKeychain, Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun})
 		// Read once: the listing (unless --verify) and the publish to
 		// the fleet's repository both use it.
 		rec = oci.LoadRecord(oci.RecordPath(o.dir, repo), repo)
@@ -148,7 +151,7 @@ func runPublish(ctx context.Context, w io.Writer, o *publishOptions) error {
 	if repo.String() != s.Delivery.Repository {
 		fmt.Fprintf(w, "note: the clusters pull from oci://%s, not from %s\n", s.Delivery.Repository, repo)
 	}
-	targets := []publishTarget{{repo: repo, units: src.Units, settle: true, rec: rec, recLoaded: true}}
+	targets := []publishTarget{{repo: repo, units: src.Units, settle: true, rec: rec, recLoaded: true, conn: conn}}
 	for i := range s.Regions {
 		r := &s.Regions[i]
 		if r.Delivery == nil || r.Delivery.Repository == "" {
@@ -196,6 +199,8 @@ type publishTarget struct {
 	// fleet's, read before listing the regions); else publishTo reads it.
 	rec       *oci.Record
 	recLoaded bool
+	// conn is the registry connection started early (oci.Connect), or nil.
+	conn *oci.Conn
 }
 
 // publishTo publishes t's units to t.repo and prints what it did; the
@@ -211,6 +216,7 @@ func publishTo(ctx context.Context, w io.Writer, o *publishOptions, src *oci.Sou
 	}
 	rep, pubErr := oci.Publish(ctx, units, src.BuildUnchecked, oci.PublishOptions{
 		Check:      src.Check,
+		Conn:       t.conn,
 		Repository: repo, Fleet: src.Spec.Metadata.Name, Keychain: authn.DefaultKeychain,
 		Timeout: o.timeout, Jobs: o.jobs, DryRun: o.dryRun, Signer: signer,
 		FindUnsigned: o.unsignedRefs != "",

@@ -60,6 +60,9 @@ type PublishOptions struct {
 	// Verify checks every existing tag against the registry even when
 	// Record says it holds the unit's content (a HEAD per tag).
 	Verify bool
+	// Conn, when set, is the handshake and tag list Connect started
+	// for the same options (publish starts them while it reads git).
+	Conn *Conn
 	// Check, when set, must pass before a built artifact is pushed (or
 	// reported as one a dry run would push): Source.CheckRegion. It runs
 	// while other artifacts are built.
@@ -180,12 +183,15 @@ func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, err
 		rec = NewRecord(o.Repository)
 	}
 	out := &Report{Record: rec.clone()}
-	reg, err := newRegistryClient(ctx, o, timeout, jobs)
-	if err != nil {
-		return out, err
+	conn := o.Conn
+	if conn == nil || conn.repo != o.Repository.String() {
+		conn = Connect(ctx, o)
 	}
-	tags, err := reg.listTags(ctx)
+	reg, tags, err := conn.wait(ctx)
 	if err != nil {
+		if reg != nil {
+			out.Requests = reg.requests.Load()
+		}
 		return out, err
 	}
 
@@ -289,6 +295,47 @@ feed:
 		firstErr = ctx.Err()
 	}
 	return out, firstErr
+}
+
+// Conn is a registry handshake and tag list under way (Connect).
+type Conn struct {
+	repo string
+	done chan struct{}
+	reg  *registryClient
+	tags map[string]bool
+	err  error
+}
+
+// Connect starts, in the background, what Publish does first with the
+// registry: the handshake (ping, token) and the tag list of
+// o.Repository, so that they overlap reading the repository. Pass the
+// result as PublishOptions.Conn with the same options.
+func Connect(ctx context.Context, o PublishOptions) *Conn {
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = 8
+	}
+	c := &Conn{repo: o.Repository.String(), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		if c.reg, c.err = newRegistryClient(ctx, o, timeout, jobs); c.err == nil {
+			c.tags, c.err = c.reg.listTags(ctx)
+		}
+	}()
+	return c
+}
+
+func (c *Conn) wait(ctx context.Context) (*registryClient, map[string]bool, error) {
+	select {
+	case <-c.done:
+		return c.reg, c.tags, c.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
 }
 
 // prepareOne decides whether u's tag already holds its content (from the

@@ -152,3 +152,33 @@ func TestPublishPushesNothingOfARegionWhoseCheckFails(t *testing.T) {
 		t.Errorf("%d artifacts pushed", n)
 	}
 }
+
+// A connection started early (Connect, while git is read) is the one
+// Publish uses: one handshake, one tag list.
+func TestPublishUsesTheConnectionStartedEarly(t *testing.T) {
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	var mu sync.Mutex
+	hits := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		switch {
+		case r.URL.Path == "/v2/":
+			hits["ping"]++
+		case strings.HasSuffix(r.URL.Path, "/tags/list"):
+			hits["tags"]++
+		}
+		mu.Unlock()
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	repo, _ := name.NewRepository(strings.TrimPrefix(srv.URL, "http://")+"/fleet", name.StrictValidation)
+	o := PublishOptions{Repository: repo, Fleet: "fleet", Jobs: 2}
+	o.Conn = Connect(context.Background(), o)
+	rep, err := Publish(context.Background(), pipelineUnits(1, 3), func(u Unit) (*Artifact, error) { return Build(u, "fleet", "src") }, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := rep.Count(Pushed); n != 3 || hits["ping"] != 1 || hits["tags"] != 1 {
+		t.Errorf("%d pushed; pings %d, tag lists %d, want 1 each", n, hits["ping"], hits["tags"])
+	}
+}
