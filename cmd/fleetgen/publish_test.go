@@ -395,3 +395,29 @@ func TestPublishBuildsEachClusterFromItsRing(t *testing.T) {
 		t.Errorf("publish without the ring branches: exit %d, %s", code, errs)
 	}
 }
+
+// publish reads the inventory as committed beside fleet.yaml (when the
+// committed spec names one): its clusters get their artifacts; with the
+// inventory gone from HEAD, publish stops and names it.
+func TestPublishReadsTheCommittedInventory(t *testing.T) {
+	needGit(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	dir := t.TempDir()
+	mustFleetgen(t, "init", filepath.Join(dir, "spec"), "--example", "truck-fleet")
+	specPath := filepath.Join(dir, "spec", "fleet.yaml")
+	writeFile(t, specPath, strings.Replace(readFile(t, specPath), "  hardware:\n", "  delivery:\n    mode: oci\n    repository: ghcr.io/example/trucks\n  hardware:\n", 1))
+	repoDir := filepath.Join(dir, "repo")
+	mustFleetgen(t, append([]string{"generate", "--spec", specPath, "--out", repoDir, "-q"}, testAuthor...)...)
+	repo := ociRegistry(t)
+	out := mustFleetgen(t, "publish", "--dir", repoDir, "--registry", repo, "--dry-run")
+	for _, tag := range []string{"truck-0001", "truck-0003", "truck-0101"} {
+		if !strings.Contains(out, "would push  "+repo+":"+tag+"  sha256:") {
+			t.Errorf("no artifact for the inventory's %s:\n%s", tag, out)
+		}
+	}
+	git(t, repoDir, "rm", "-q", "trucks.csv")
+	git(t, repoDir, "commit", "-q", "-m", "drop the inventory")
+	if _, errs, code := fleetgen(t, "publish", "--dir", repoDir, "--registry", repo, "--dry-run"); code == 0 || !strings.Contains(errs, "trucks.csv") {
+		t.Errorf("publish without the committed inventory: exit %d, %s", code, errs)
+	}
+}

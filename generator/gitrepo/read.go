@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // CommittedFile is a file of a commit's tree.
@@ -51,9 +52,12 @@ func (r *Repo) CommitTreeIDs(ch plumbing.Hash, paths []string) (map[string]plumb
 	if err != nil {
 		return nil, err
 	}
+	// The paths share their upper folders (apps/regions/<r> for every
+	// region): each tree is read and decoded once.
+	trees := map[plumbing.Hash]*object.Tree{}
 	ids := make(map[string]plumbing.Hash, len(paths))
 	for _, p := range paths {
-		h, _, ok, err := r.subtree(th, p)
+		h, ok, err := r.cachedSubtree(trees, th, p)
 		if err != nil {
 			return nil, err
 		}
@@ -62,6 +66,43 @@ func (r *Repo) CommitTreeIDs(ch plumbing.Hash, paths []string) (map[string]plumb
 		}
 	}
 	return ids, nil
+}
+
+// cachedSubtree is subtree's id, with the trees read kept in trees.
+func (r *Repo) cachedSubtree(trees map[plumbing.Hash]*object.Tree, th plumbing.Hash, path string) (plumbing.Hash, bool, error) {
+	if th.IsZero() {
+		return plumbing.ZeroHash, false, nil
+	}
+	h := th
+	parts := strings.Split(path, "/")
+	for i, name := range parts {
+		t, ok := trees[h]
+		if !ok {
+			var err error
+			if t, err = object.GetTree(r.st, h); err != nil {
+				return plumbing.ZeroHash, false, err
+			}
+			trees[h] = t
+		}
+		found := false
+		for _, e := range t.Entries {
+			if e.Name != name {
+				continue
+			}
+			if i == len(parts)-1 {
+				return e.Hash, true, nil
+			}
+			if e.Mode != filemode.Dir {
+				return plumbing.ZeroHash, false, nil
+			}
+			h, found = e.Hash, true
+			break
+		}
+		if !found {
+			return plumbing.ZeroHash, false, nil
+		}
+	}
+	return plumbing.ZeroHash, false, nil
 }
 
 func (r *Repo) readHeadTree(prefixes []string, content bool) (commit plumbing.Hash, files []CommittedFile, ok bool, err error) {

@@ -15,9 +15,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 
@@ -150,31 +153,41 @@ func unitsFor(l *spec.Loaded, files []File, want func(region string) bool) []Uni
 		if want != nil && !want(r.Name) {
 			continue
 		}
-		cs := l.RegionClusters(r.Name)
 		base := [][]File{shared["apps/base"], shared["apps/regions/"+r.Name], shared["infrastructure/base"], shared["infrastructure/regions/"+r.Name]}
-		if l.Spec.Delivery.Unit == "region" {
-			u := Unit{Tag: r.Name, Region: r.Name, ID: "region/" + r.Name}
+		for _, u := range regionUnits(l, r.Name) {
 			parts := append([][]File(nil), base...)
-			for _, c := range cs {
-				u.Clusters = append(u.Clusters, c.Name)
-				parts = append(parts, perCluster[r.Name+"/"+c.Name])
+			for _, c := range u.Clusters {
+				parts = append(parts, perCluster[r.Name+"/"+c])
 			}
 			u.Files = merge(parts)
+			u.Key = ContentKey(u.Files)
 			units = append(units, u)
-			continue
-		}
-		for _, c := range cs {
-			units = append(units, Unit{
-				Tag: c.Name, Region: r.Name, ID: "cluster/" + r.Name + "/" + c.Name, Clusters: []string{c.Name},
-				Files: merge(append(append([][]File(nil), base...), perCluster[r.Name+"/"+c.Name])),
-			})
 		}
 	}
-	for i := range units {
-		units[i].Key = ContentKey(units[i].Files)
-	}
-	sort.Slice(units, func(i, j int) bool { return units[i].Tag < units[j].Tag })
+	sortUnits(units)
 	return units
+}
+
+// regionUnits are the units of a region without their files: tags, IDs
+// and clusters, in the region's cluster order.
+func regionUnits(l *spec.Loaded, region string) []Unit {
+	cs := l.RegionClusters(region)
+	if l.Spec.Delivery.Unit == "region" {
+		u := Unit{Tag: region, Region: region, ID: "region/" + region, Clusters: make([]string, 0, len(cs))}
+		for _, c := range cs {
+			u.Clusters = append(u.Clusters, c.Name)
+		}
+		return []Unit{u}
+	}
+	units := make([]Unit, len(cs))
+	for i, c := range cs {
+		units[i] = Unit{Tag: c.Name, Region: region, ID: "cluster/" + region + "/" + c.Name, Clusters: []string{c.Name}}
+	}
+	return units
+}
+
+func sortUnits(units []Unit) {
+	slices.SortFunc(units, func(a, b Unit) int { return strings.Compare(a.Tag, b.Tag) })
 }
 
 func merge(parts [][]File) []File {
@@ -302,6 +315,11 @@ func (l *layer) Uncompressed() (io.ReadCloser, error) {
 // Build makes the artifact of u: Flux's config media type (an empty
 // config with no timestamp), one tar.gz layer, and fleetgen's annotations.
 // fleet is metadata.name, source the git URL (spec.git.url).
+//
+// The manifest is written directly, as go-containerregistry's mutate
+// package writes it (the same bytes: TestBuildBytesArePinned), without its
+// recomputing of digests and configs at every call: publish builds
+// thousands of artifacts.
 func Build(u Unit, fleet, source string) (*Artifact, error) {
 	for _, f := range u.Files {
 		if f.Content == nil && f.Hash != "" {
@@ -312,29 +330,69 @@ func Build(u Unit, fleet, source string) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	layer := newLayer(layerBytes, diffID)
-	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, ConfigMediaType)
-	img, err = mutate.Append(img, mutate.Addendum{Layer: layer})
-	if err != nil {
-		return nil, err
-	}
 	if u.Key == "" {
 		u.Key = ContentKey(u.Files)
 	}
-	img = mutate.Annotations(img, map[string]string{
-		SourceAnnotation:   source,
-		FleetAnnotation:    fleet,
-		ArtifactAnnotation: u.ID,
-		ContentAnnotation:  u.Key,
-	}).(v1.Image)
-	d, err := img.Digest()
+	cfg, err := emptyConfig()
 	if err != nil {
 		return nil, err
 	}
-	m, err := img.RawManifest()
+	l := newLayer(layerBytes, diffID)
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		Config:        cfg.desc,
+		Layers:        []v1.Descriptor{{MediaType: ContentMediaType, Size: int64(len(layerBytes)), Digest: l.digest}},
+		Annotations: map[string]string{
+			SourceAnnotation:   source,
+			FleetAnnotation:    fleet,
+			ArtifactAnnotation: u.ID,
+			ContentAnnotation:  u.Key,
+		},
+	}
+	raw, err := json.Marshal(&m)
 	if err != nil {
 		return nil, err
 	}
-	return &Artifact{Unit: u, Image: img, Digest: d, Layer: layerBytes, ManifestSize: int64(len(m))}, nil
+	sum := sha256.Sum256(raw)
+	img, _ := partial.CompressedToImage(&image{manifest: raw, config: cfg.raw, layer: l}) // never fails
+	return &Artifact{Unit: u, Image: img, Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
+		Layer: layerBytes, ManifestSize: int64(len(raw))}, nil
+}
+
+// config is the config blob every artifact shares.
+type config struct {
+	raw  []byte
+	desc v1.Descriptor
+}
+
+// emptyConfig is the config go-containerregistry writes for an empty
+// image with Flux's config media type (no timestamp, no layers listed).
+var emptyConfig = sync.OnceValues(func() (config, error) {
+	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), ConfigMediaType)
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return config{}, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return config{}, err
+	}
+	return config{raw: raw, desc: m.Config}, nil
+})
+
+// image is a built artifact as a go-containerregistry image.
+type image struct {
+	manifest, config []byte
+	layer            *layer
+}
+
+func (i *image) RawManifest() ([]byte, error)        { return i.manifest, nil }
+func (i *image) RawConfigFile() ([]byte, error)      { return i.config, nil }
+func (i *image) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+func (i *image) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	if h == i.layer.digest {
+		return i.layer, nil
+	}
+	return nil, fmt.Errorf("artifact: no layer %s", h)
 }

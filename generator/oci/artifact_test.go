@@ -4,10 +4,14 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 func unit(files ...File) Unit {
@@ -135,5 +139,99 @@ func TestBuildDigestFollowsTheContent(t *testing.T) {
 	}
 	if ContentKey(withIDs) != a.Key {
 		t.Error("content key from blob ids differs from the key from contents")
+	}
+}
+
+// pinnedFiles is a unit with a large, compressible file (as the SUC CRD
+// is in every real artifact) and an executable.
+func pinnedFiles() []File {
+	var crd bytes.Buffer
+	for i := range 2000 {
+		fmt.Fprintf(&crd, "  - name: field-%04d\n    type: string\n    description: what field %d holds\n", i, i*7%13)
+	}
+	return []File{
+		{Path: "apps/base/a/kustomization.yaml", Content: []byte("resources: []\n")},
+		{Path: "apps/regions/atlantic/kustomization.yaml", Content: []byte("resources: [../../base/a]\n")},
+		{Path: "clusters/atlantic/ship-1/kustomization.yaml", Content: []byte("resources: [apps.yaml]\n")},
+		{Path: "infrastructure/base/crd.yaml", Content: crd.Bytes()},
+		{Path: "infrastructure/base/run.sh", Executable: true, Content: []byte("#!/bin/sh\n")},
+	}
+}
+
+// The bytes of an artifact are part of what fleetgen promises: the same
+// files give the same digest with every fleetgen built from go.mod's
+// versions, so a faster build path must not move a single byte (every
+// site would download its artifact again).
+func TestBuildBytesArePinned(t *testing.T) {
+	a, err := Build(unit(pinnedFiles()...), "cargo", "https://git.example.com/f.git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		wantManifest = "sha256:78e0ff19b7a255eb4ac139a40ade0e725e22a1e88b3718b76680e6b7dd8aa348"
+		wantLayer    = "sha256:20f2c66e1f7480e5a1d16486e3cbd76fd107a85d5a7229a4f54bb97d72026fe8"
+	)
+	layer, _, _ := v1.SHA256(bytes.NewReader(a.Layer))
+	if a.Digest.String() != wantManifest || layer.String() != wantLayer {
+		t.Errorf("manifest %s layer %s (%d bytes), want manifest %s layer %s", a.Digest, layer, len(a.Layer), wantManifest, wantLayer)
+	}
+	m, _ := a.Image.RawManifest()
+	if int64(len(m)) != a.ManifestSize {
+		t.Errorf("manifest size %d, the manifest has %d bytes", a.ManifestSize, len(m))
+	}
+}
+
+// buildViaMutate is how Build made the image before it wrote the manifest
+// itself: go-containerregistry's mutate package.
+func buildViaMutate(t *testing.T, u Unit, fleet, source string) v1.Image {
+	t.Helper()
+	b, diffID, err := tarballDiffID(u.Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, ConfigMediaType)
+	img, err = mutate.Append(img, mutate.Addendum{Layer: newLayer(b, diffID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.Annotations(img, map[string]string{
+		SourceAnnotation: source, FleetAnnotation: fleet, ArtifactAnnotation: u.ID, ContentAnnotation: ContentKey(u.Files),
+	}).(v1.Image)
+}
+
+func TestBuildWritesWhatMutateWrites(t *testing.T) {
+	for _, c := range []struct {
+		files         []File
+		fleet, source string
+	}{
+		{sample, "cargo", "https://git.example.com/f.git"},
+		{pinnedFiles(), "cargo", "ssh://git@github.com/acme/fleet.git"},
+		{pinnedFiles()[:1], `odd<&>"fleet"`, "https://git.example.com/a?b=1&c=<2>"},
+	} {
+		a, err := Build(unit(c.files...), c.fleet, c.source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := buildViaMutate(t, unit(c.files...), c.fleet, c.source)
+		for what, get := range map[string]func(v1.Image) ([]byte, error){
+			"manifest": v1.Image.RawManifest, "config": v1.Image.RawConfigFile,
+		} {
+			got, err1 := get(a.Image)
+			exp, err2 := get(want)
+			if err1 != nil || err2 != nil || !bytes.Equal(got, exp) {
+				t.Errorf("%s:\n%s (%v)\nmutate:\n%s (%v)", what, got, err1, exp, err2)
+			}
+		}
+		wd, _ := want.Digest()
+		gd, _ := a.Image.Digest()
+		cn, _ := a.Image.ConfigName()
+		wcn, _ := want.ConfigName()
+		if a.Digest != wd || gd != wd || cn != wcn {
+			t.Errorf("digest %s (image %s), mutate %s; config %s, mutate %s", a.Digest, gd, wd, cn, wcn)
+		}
+		if mt, _ := a.Image.MediaType(); mt != types.OCIManifestSchema1 {
+			t.Errorf("media type %s", mt)
+		}
 	}
 }

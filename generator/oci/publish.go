@@ -40,7 +40,8 @@ type PublishOptions struct {
 	// Timeout bounds the work on one artifact (its HEAD, and its push);
 	// 0 means DefaultTimeout.
 	Timeout time.Duration
-	// Jobs is the number of artifacts handled at once; 0 means 8.
+	// Jobs is the number of requests in flight at most, and of
+	// artifacts checked and built at once; 0 means 8.
 	Jobs int
 	// DryRun checks the registry but pushes nothing.
 	DryRun bool
@@ -59,6 +60,13 @@ type PublishOptions struct {
 	// Verify checks every existing tag against the registry even when
 	// Record says it holds the unit's content (a HEAD per tag).
 	Verify bool
+	// Conn, when set, is the handshake and tag list Connect started
+	// for the same options (publish starts them while it reads git).
+	Conn *Conn
+	// Check, when set, must pass before a built artifact is pushed (or
+	// reported as one a dry run would push): Source.CheckRegion. It runs
+	// while other artifacts are built.
+	Check func(Unit) error
 }
 
 // DefaultTimeout bounds each artifact's requests: a registry that does not
@@ -175,45 +183,92 @@ func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, err
 		rec = NewRecord(o.Repository)
 	}
 	out := &Report{Record: rec.clone()}
-	reg, err := newRegistryClient(ctx, o, timeout)
-	if err != nil {
-		return out, err
+	conn := o.Conn
+	if conn == nil || conn.repo != o.Repository.String() {
+		conn = Connect(ctx, o)
 	}
-	tags, err := reg.listTags(ctx)
+	reg, tags, err := conn.wait(ctx)
 	if err != nil {
+		if reg != nil {
+			out.Requests = reg.requests.Load()
+		}
 		return out, err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The first error stops the feeding and the building (stopCtx); the
+	// artifacts already built are still pushed unless the error says the
+	// registry or a region's check failed (netCtx): a tag someone else
+	// made (CollisionError) does not make the others' pushes fail.
+	stopCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	netCtx, cancelNet := context.WithCancel(ctx)
+	defer cancelNet()
 	outcomes := make([]Outcome, len(units))
 	done := make([]bool, len(units))
 	var (
 		mu       sync.Mutex
 		firstErr error
-		wg       sync.WaitGroup
 	)
+	finished := func(i int, res Outcome, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			stop()
+			if _, collision := errors.AsType[*CollisionError](err); !collision {
+				cancelNet()
+			}
+			return
+		}
+		outcomes[i], done[i] = res, true
+		if res.Action != WouldPush {
+			u := units[i]
+			out.Record.Tags[u.Tag] = RecordEntry{Digest: res.Digest.String(), Key: u.Key, Size: res.Size, SignedBy: res.signedBy}
+		}
+	}
+	// Two stages: jobs workers check the tags and build what changed,
+	// jobs others push what was built, each after its region's check
+	// (o.Check). A check (a kustomize build, tens of milliseconds) then
+	// delays the pushes of its region, not the builds behind it. The
+	// registry client lets at most jobs requests be in flight.
+	type built struct {
+		i     int
+		out   Outcome
+		a     *Artifact
+		known RecordEntry
+	}
 	next := make(chan int)
+	toPush := make(chan built, 128)
+	var builders, pushers sync.WaitGroup
 	for range jobs {
-		wg.Add(1)
+		builders.Add(1)
 		go func() {
-			defer wg.Done()
+			defer builders.Done()
 			for i := range next {
 				u := units[i]
-				res, err := publishOne(ctx, u, tags, rec.Tags[u.Tag], build, o, reg, timeout)
-				mu.Lock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-				} else {
-					outcomes[i], done[i] = res, true
-					if res.Action != WouldPush {
-						out.Record.Tags[u.Tag] = RecordEntry{Digest: res.Digest.String(), Key: u.Key, Size: res.Size, SignedBy: res.signedBy}
-					}
+				known := rec.Tags[u.Tag]
+				res, a, err := prepareOne(stopCtx, u, tags, known, build, o, reg, timeout)
+				if err != nil || a == nil {
+					finished(i, res, err)
+					continue
 				}
-				mu.Unlock()
+				select {
+				case toPush <- built{i: i, out: res, a: a, known: known}:
+				case <-stopCtx.Done():
+				}
+			}
+		}()
+		pushers.Add(1)
+		go func() {
+			defer pushers.Done()
+			for b := range toPush {
+				if netCtx.Err() != nil {
+					continue // drain
+				}
+				res, err := finishOne(netCtx, units[b.i], b.out, b.a, tags, b.known, o, reg, timeout)
+				finished(b.i, res, err)
 			}
 		}()
 	}
@@ -221,12 +276,14 @@ feed:
 	for i := range units {
 		select {
 		case next <- i:
-		case <-ctx.Done():
+		case <-stopCtx.Done():
 			break feed
 		}
 	}
 	close(next)
-	wg.Wait()
+	builders.Wait()
+	close(toPush)
+	pushers.Wait()
 	for i := range units {
 		if done[i] {
 			out.Outcomes = append(out.Outcomes, outcomes[i])
@@ -240,7 +297,51 @@ feed:
 	return out, firstErr
 }
 
-func publishOne(ctx context.Context, u Unit, tags map[string]bool, known RecordEntry, build func(Unit) (*Artifact, error), o PublishOptions, reg *registryClient, timeout time.Duration) (Outcome, error) {
+// Conn is a registry handshake and tag list under way (Connect).
+type Conn struct {
+	repo string
+	done chan struct{}
+	reg  *registryClient
+	tags map[string]bool
+	err  error
+}
+
+// Connect starts, in the background, what Publish does first with the
+// registry: the handshake (ping, token) and the tag list of
+// o.Repository, so that they overlap reading the repository. Pass the
+// result as PublishOptions.Conn with the same options.
+func Connect(ctx context.Context, o PublishOptions) *Conn {
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = 8
+	}
+	c := &Conn{repo: o.Repository.String(), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		if c.reg, c.err = newRegistryClient(ctx, o, timeout, jobs); c.err == nil {
+			c.tags, c.err = c.reg.listTags(ctx)
+		}
+	}()
+	return c
+}
+
+func (c *Conn) wait(ctx context.Context) (*registryClient, map[string]bool, error) {
+	select {
+	case <-c.done:
+		return c.reg, c.tags, c.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+// prepareOne decides whether u's tag already holds its content (from the
+// record, a HEAD or a GET: then it is done, signed if asked, and the
+// artifact is nil), else builds u's artifact for finishOne.
+func prepareOne(ctx context.Context, u Unit, tags map[string]bool, known RecordEntry, build func(Unit) (*Artifact, error), o PublishOptions, reg *registryClient, timeout time.Duration) (Outcome, *Artifact, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ref := o.Repository.Tag(u.Tag)
@@ -251,7 +352,8 @@ func publishOne(ctx context.Context, u Unit, tags map[string]bool, known RecordE
 			out.Action, out.Size = Unchanged, known.Size
 			out.Digest, _ = v1.NewHash(known.Digest)
 			out.Previous = out.Digest
-			return signOne(ctx, out, o, reg, tags, known, timeout)
+			out, err := signOne(ctx, out, o, reg, tags, known, timeout)
+			return out, nil, err
 		}
 		checked := false
 		if known.Digest != "" {
@@ -264,11 +366,12 @@ func publishOne(ctx context.Context, u Unit, tags map[string]bool, known RecordE
 				out.Previous = d.Digest
 				if known.Key == u.Key {
 					out.Action, out.Digest, out.Size = Unchanged, d.Digest, known.Size
-					return signOne(ctx, out, o, reg, tags, known, timeout)
+					out, err := signOne(ctx, out, o, reg, tags, known, timeout)
+					return out, nil, err
 				}
 			case err == nil, isNotFound(err):
 			default:
-				return out, registryError("check "+ref.String(), err, timeout)
+				return out, nil, registryError("check "+ref.String(), err, timeout)
 			}
 		}
 		if !checked {
@@ -280,26 +383,40 @@ func publishOne(ctx context.Context, u Unit, tags map[string]bool, known RecordE
 				out.Previous = d.Digest
 				m, perr := v1.ParseManifest(bytes.NewReader(d.Manifest))
 				if perr != nil || m.Annotations[FleetAnnotation] != o.Fleet || m.Annotations[ArtifactAnnotation] != u.ID {
-					return out, &CollisionError{Ref: ref.String(), Found: foundBy(m, perr)}
+					return out, nil, &CollisionError{Ref: ref.String(), Found: foundBy(m, perr)}
 				}
 				if m.Annotations[ContentAnnotation] == u.Key {
 					out.Action, out.Digest, out.Size = Unchanged, d.Digest, int64(len(d.Manifest))
 					for _, l := range m.Layers {
 						out.Size += l.Size
 					}
-					return signOne(ctx, out, o, reg, tags, known, timeout)
+					out, err := signOne(ctx, out, o, reg, tags, known, timeout)
+					return out, nil, err
 				}
 			case isNotFound(err):
 			default:
-				return out, registryError("check "+ref.String(), err, timeout)
+				return out, nil, registryError("check "+ref.String(), err, timeout)
 			}
 		}
 	}
 	a, err := build(u)
 	if err != nil {
-		return out, err
+		return out, nil, err
 	}
 	out.Digest, out.Size = a.Digest, int64(len(a.Layer))+a.ManifestSize
+	return out, a, nil
+}
+
+// finishOne runs u's region check (o.Check), then pushes a built artifact
+// whose digest is not the tag's (a dry run says it would) and signs it.
+func finishOne(ctx context.Context, u Unit, out Outcome, a *Artifact, tags map[string]bool, known RecordEntry, o PublishOptions, reg *registryClient, timeout time.Duration) (Outcome, error) {
+	if o.Check != nil {
+		if err := o.Check(u); err != nil {
+			return out, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	if a.Digest == out.Previous {
 		out.Action = Unchanged
 		return signOne(ctx, out, o, reg, tags, known, timeout)
@@ -312,7 +429,7 @@ func publishOne(ctx context.Context, u Unit, tags map[string]bool, known RecordE
 		return out, nil
 	}
 	if err := reg.push(ctx, u.Tag, a); err != nil {
-		return out, registryError("push "+ref.String(), err, timeout)
+		return out, registryError("push "+o.Repository.Tag(u.Tag).String(), err, timeout)
 	}
 	out.Action = Pushed
 	return signOne(ctx, out, o, reg, tags, known, timeout)

@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -69,11 +68,11 @@ func LoadRecord(path string, repo name.Repository) *Record {
 	if err != nil {
 		return nil
 	}
-	var r Record
-	if json.Unmarshal(b, &r) != nil || r.Repository != repo.String() || r.Tags == nil {
+	r, err := unmarshalRecord(b)
+	if err != nil || r.Repository != repo.String() || r.Tags == nil {
 		return nil
 	}
-	return &r
+	return r
 }
 
 // Save writes r at path atomically (a temporary file renamed over it).
@@ -84,7 +83,7 @@ func (r *Record) Save(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	b, err := json.Marshal(r)
+	b, err := marshalRecord(r)
 	if err != nil {
 		return err
 	}

@@ -45,13 +45,34 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.inner.RoundTrip(r)
 }
 
-func newRegistryClient(ctx context.Context, o PublishOptions, timeout time.Duration) (*registryClient, error) {
+// limitTransport lets at most cap(slots) requests wait for their answer
+// at once, whatever goroutines send them.
+type limitTransport struct {
+	inner http.RoundTripper
+	slots chan struct{}
+}
+
+func (l limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-r.Context().Done():
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, r.Context().Err()
+	}
+	defer func() { <-l.slots }()
+	return l.inner.RoundTrip(r)
+}
+
+func newRegistryClient(ctx context.Context, o PublishOptions, timeout time.Duration, inFlight int) (*registryClient, error) {
 	c := &registryClient{o: o}
 	tr := o.Transport
 	if tr == nil {
 		tr = boundedTransport(timeout)
 	}
 	tr = countingTransport{inner: tr, n: &c.requests}
+	tr = limitTransport{inner: tr, slots: make(chan struct{}, max(inFlight, 1))}
 	// One retry for a transient failure, no long backoff: a dead registry
 	// must fail the run within about the timeout.
 	tr = transport.NewRetry(tr, transport.WithRetryBackoff(transport.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Steps: 2}))

@@ -25,7 +25,7 @@ func TestListTagsReadsEveryPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := newRegistryClient(context.Background(), PublishOptions{Repository: repo}, DefaultTimeout)
+	c, err := newRegistryClient(context.Background(), PublishOptions{Repository: repo}, DefaultTimeout, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

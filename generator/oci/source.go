@@ -5,9 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"path"
+	"io/fs"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"testing/fstest"
@@ -159,12 +158,22 @@ func (s *Source) Build(u Unit) (*Artifact, error) {
 	if err := s.CheckRegion(u.Region); err != nil {
 		return nil, err
 	}
+	return s.BuildUnchecked(u)
+}
+
+// BuildUnchecked loads and builds u without checking its region: publish
+// builds while the check runs, and pushes after it passed
+// (PublishOptions.Check: s.Check).
+func (s *Source) BuildUnchecked(u Unit) (*Artifact, error) {
 	u, err := s.Load(u)
 	if err != nil {
 		return nil, err
 	}
 	return Build(u, s.Spec.Metadata.Name, s.Spec.Spec.Git.URL)
 }
+
+// Check is CheckRegion of u's region.
+func (s *Source) Check(u Unit) error { return s.CheckRegion(u.Region) }
 
 // ErrNotOCI: the committed fleet.yaml does not ask for OCI delivery.
 var ErrNotOCI = errors.New("spec.delivery.mode is not oci in the committed fleet.yaml: the clusters sync git, there is nothing to publish (set spec.delivery.mode: oci and spec.delivery.repository, regenerate, commit)")
@@ -187,21 +196,14 @@ func FromCommitKnown(dir string, known func(*spec.Loaded) *Record) (*Source, err
 	if err != nil {
 		return nil, err
 	}
-	spec0, ok, err := repo.ReadHead("fleet.yaml")
-	if err != nil {
+	fsys := &headFS{repo: repo, files: map[string][]byte{}}
+	if _, err := fsys.read("fleet.yaml"); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: HEAD has no fleet.yaml: not a fleet repository made by fleetgen generate (or nothing committed yet)", dir)
+	} else if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("%s: HEAD has no fleet.yaml: not a fleet repository made by fleetgen generate (or nothing committed yet)", dir)
-	}
-	fsys := fstest.MapFS{"fleet.yaml": {Data: spec0}}
-	// The inventory, if any, as committed too (Load reads it beside
-	// fleet.yaml; a wrong name is reported by Load).
-	if pre, err := spec.Parse(spec0, "fleet.yaml (HEAD)"); err == nil && pre.Spec.Inventory != "" {
-		if b, ok, err := repo.ReadHead(path.Clean(pre.Spec.Inventory)); err == nil && ok {
-			fsys[path.Clean(pre.Spec.Inventory)] = &fstest.MapFile{Data: b}
-		}
-	}
+	// The inventory, if any, is read as committed too, when Load asks
+	// for it (a wrong name is reported by Load).
 	l, err := spec.Load(fsys, "fleet.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("the committed fleet.yaml: %w", err)
@@ -249,6 +251,40 @@ func FromCommitKnown(dir string, known func(*spec.Loaded) *Record) (*Source, err
 		}
 	}
 	return src, nil
+}
+
+// headFS serves the files of HEAD's tree to spec.Load, each read when
+// first asked for: fleet.yaml, then its inventory if it names one (the
+// spec is parsed once).
+type headFS struct {
+	repo  *gitrepo.Repo
+	files map[string][]byte
+}
+
+func (h *headFS) read(name string) ([]byte, error) {
+	if b, ok := h.files[name]; ok {
+		return b, nil
+	}
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	b, ok, err := h.repo.ReadHead(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	h.files[name] = b
+	return b, nil
+}
+
+func (h *headFS) Open(name string) (fs.File, error) {
+	b, err := h.read(name)
+	if err != nil {
+		return nil, err
+	}
+	return fstest.MapFS{name: {Data: b}}.Open(name)
 }
 
 // ringUnits replaces each cluster's unit with the one built from its
@@ -371,8 +407,8 @@ func (src *Source) listChanged(rec *Record) error {
 			continue
 		}
 		src.Skipped++
-		for _, u := range unitsFor(l, nil, func(x string) bool { return x == r.Name }) {
-			u.Files, u.Key = nil, rec.Tags[u.Tag].Key
+		for _, u := range regionUnits(l, r.Name) {
+			u.Key = rec.Tags[u.Tag].Key
 			src.Units = append(src.Units, u)
 		}
 		region := r.Name
@@ -380,7 +416,7 @@ func (src *Source) listChanged(rec *Record) error {
 			return src.listUnits(regionPaths(region), func(x string) bool { return x == region })
 		})
 	}
-	sort.Slice(src.Units, func(i, j int) bool { return src.Units[i].Tag < src.Units[j].Tag })
+	sortUnits(src.Units)
 	return nil
 }
 
