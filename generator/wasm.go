@@ -49,6 +49,13 @@ type WasmApp struct {
 // /var/lib/k0s/bin, pkg/supervisor/supervisor.go).
 var WasmNodePATH = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
 
+// K3sWasmExtraPATH: K3s puts these in front of its PATH for the search
+// only (runtimesPath in pkg/agent/containerd/config_linux.go: the GPU
+// operator's and the kwasm operator's folders), and writes the full path
+// it found into containerd's runtime options, so a shim there works on
+// K3s. k0s's containerd looks on its own PATH only.
+var K3sWasmExtraPATH = []string{"/usr/local/nvidia/toolkit", "/opt/kwasm/bin"}
+
 // WasmRuntimeClassesFile is the k0s region's RuntimeClass file in its
 // infrastructure overlay.
 const WasmRuntimeClassesFile = "runtimeclasses.yaml"
@@ -105,8 +112,14 @@ func (d *Decisions) WasmShims() []WasmShimUse {
 	return out
 }
 
-// WasmNodePATH for the templates.
-func (d *Decisions) WasmNodePATH() string { return strings.Join(WasmNodePATH, " ") }
+// WasmNodePATH is where the region's distribution finds a shim, as
+// provision.sh checks it (space-separated, for the templates).
+func (d *Decisions) WasmNodePATH() string {
+	if d.K0s() {
+		return strings.Join(WasmNodePATH, " ")
+	}
+	return strings.Join(append(append([]string{}, K3sWasmExtraPATH...), WasmNodePATH...), " ")
+}
 
 func wasmDropInName(shim string) string { return "wasm-" + shim + ".toml" }
 

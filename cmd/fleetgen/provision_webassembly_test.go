@@ -33,8 +33,9 @@ func wasmShopsEnv(n *node) []string {
 }
 
 // refusesWithoutShims: with no shim, then with one of two, then with the
-// second present but not executable, the script stops naming the missing
-// binary and its app, and writes nothing (only the shims the test put
+// second present but not executable, then in a folder no distribution
+// searches, the script stops naming the missing binary and its app, and
+// writes nothing (only the shims the test put
 // there are under the root; no download, no install).
 func refusesWithoutShims(t *testing.T, n *node, env []string, cluster string) {
 	t.Helper()
@@ -45,8 +46,8 @@ func refusesWithoutShims(t *testing.T, n *node, env []string, cluster string) {
 	}{
 		{func() {}, "containerd-shim-spin-v2", "price-api"},
 		{func() { putShim(t, n, "usr/local/bin/containerd-shim-spin-v2", 0o755) }, "containerd-shim-wasmtime-v1", "receipt-worker"},
-		{func() { putShim(t, n, "opt/kwasm/bin/containerd-shim-wasmtime-v1", 0o755) }, "containerd-shim-wasmtime-v1", "receipt-worker"},
 		{func() { putShim(t, n, "usr/bin/containerd-shim-wasmtime-v1", 0o644) }, "containerd-shim-wasmtime-v1", "receipt-worker"},
+		{func() { putShim(t, n, "srv/bin/containerd-shim-wasmtime-v1", 0o755) }, "containerd-shim-wasmtime-v1", "receipt-worker"},
 	} {
 		step.put()
 		before := n.files()
@@ -73,8 +74,8 @@ func TestProvisionChecksWasmShimsK3s(t *testing.T) {
 		n := newNode(t, sh, "wasm-shops", "iberia")
 		env := wasmShopsEnv(n)
 		refusesWithoutShims(t, n, env, "shop-mad-01")
-		// In a folder of systemd's default PATH, executable: K3s will find it.
-		putShim(t, n, "usr/bin/containerd-shim-wasmtime-v1", 0o755)
+		// Where the kwasm operator installs shims: K3s searches it too.
+		putShim(t, n, "opt/kwasm/bin/containerd-shim-wasmtime-v1", 0o755)
 		out, code := n.run("provision.sh", false, env, "shop-mad-01")
 		if code != 0 {
 			t.Fatalf("exit %d with both shims installed\n%s", code, out)
@@ -93,6 +94,12 @@ func TestProvisionChecksWasmShimsK0s(t *testing.T) {
 		n, rel := newK0sNodeOf(t, sh, "wasm-shops", "nordics")
 		env := append(wasmShopsEnv(n), rel)
 		refusesWithoutShims(t, n, env, "shop-osl-01")
+		// K3s searches the kwasm operator's folder; k0s's containerd does not.
+		putShim(t, n, "opt/kwasm/bin/containerd-shim-wasmtime-v1", 0o755)
+		if out, code := n.run("provision.sh", false, env, "shop-osl-01"); code == 0 || !strings.Contains(out, "containerd-shim-wasmtime-v1 is not installed") {
+			t.Fatalf("k0s node with the shim in /opt/kwasm/bin only: exit %d\n%s", code, out)
+		}
+		// In a folder of systemd's default PATH, executable: containerd finds it.
 		putShim(t, n, "usr/bin/containerd-shim-wasmtime-v1", 0o755)
 		out, code := n.run("provision.sh", false, env, "shop-osl-01")
 		if code != 0 {

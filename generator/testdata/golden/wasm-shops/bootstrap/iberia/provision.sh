@@ -84,13 +84,14 @@ for f in config.yaml agent-config.yaml registries.yaml psa.yaml audit.yaml 90-ku
   [ -r "$HERE/$f" ] || die "$HERE/$f is missing: copy the whole bootstrap/iberia folder"
 done
 # WebAssembly apps: K3s configures containerd for a shim only if it finds the
-# binary on its PATH when it starts (the unit's PATH is systemd's default;
-# k3s-io/k3s pkg/agent/containerd/runtimes.go); without it their pods never start.
+# binary when it starts, on its PATH (systemd's default for the unit) behind
+# /usr/local/nvidia/toolkit and /opt/kwasm/bin (k3s-io/k3s
+# pkg/agent/containerd/config_linux.go, runtimes.go); without it their pods never start.
 need_shim() {
-  for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+  for d in /usr/local/nvidia/toolkit /opt/kwasm/bin /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
     if [ -f "$ROOT$d/$1" ] && [ -x "$ROOT$d/$1" ]; then return 0; fi
   done
-  die "$1 is not installed (no executable $1 in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin${ROOT:+ under $ROOT}): $2 run under the $3 shim, which every node of region iberia needs; install it (e.g. as /usr/local/bin/$1, README.md \"WebAssembly apps\") and run provision.sh again; nothing was changed"
+  die "$1 is not installed (no executable $1 in /usr/local/nvidia/toolkit /opt/kwasm/bin /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin${ROOT:+ under $ROOT}): $2 run under the $3 shim, which every node of region iberia needs; install it (e.g. as /usr/local/bin/$1, README.md \"WebAssembly apps\") and run provision.sh again; nothing was changed"
 }
 need_shim containerd-shim-spin-v2 "the WebAssembly app(s) price-api" spin
 need_shim containerd-shim-wasmtime-v1 "the WebAssembly app(s) receipt-worker" wasmtime
