@@ -50,13 +50,13 @@ var WasmShims = []WasmShim{
 }
 
 // MinK3sWasm is the oldest K3s release fleetgen generates WebAssembly apps
-// for. K3s v1.29.0 began detecting shims (k3s-io/k3s#8751, RuntimeClasses
-// in #8936), but only in /opt/kwasm/bin, /usr/bin and /usr/sbin, and under
-// wrong binary names until the March 2024 releases (#9519); the search of
-// the PATH, which the node bootstrap checks against, came with the
-// October 2024 backports of k3s-io/k3s#10761 (v1.31.2 and matching
-// patches of older minors). fleetgen asks for a minor that has it from
-// its first release rather than for a table of patch releases.
+// for. K3s began detecting shims in late 2023 (k3s-io/k3s#8751,
+// RuntimeClasses in #8936), but only in /opt/kwasm/bin, /usr/bin and
+// /usr/sbin, and under wrong binary names until the March 2024 releases
+// (#9519); the search of the PATH, which the node bootstrap checks
+// against, came with #10761, backported to the release branches in
+// October 2024 (#10998-#11001). fleetgen asks for a minor that has it
+// from its first release rather than for a table of patch releases.
 const MinK3sWasm = "v1.32.0+k3s1"
 
 // LookupWasmShim finds a shim by name.
