@@ -130,8 +130,10 @@ func exampleNames(t *testing.T) []string {
 }
 
 // e2eCases are golden cases of generator/testdata/cases the test plays as
-// well: farm-lab-rings, the classic layout rolled out in rings.
-var e2eCases = []string{"farm-lab-rings"}
+// well: farm-lab-rings, the classic layout rolled out in rings, and
+// wasm-shops, WebAssembly apps on K3s and k0s (the API server takes their
+// runtimeClassName and the k0s region's RuntimeClasses; no pod runs here).
+var e2eCases = []string{"farm-lab-rings", "wasm-shops"}
 
 // exampleDir is examples/<name>, or generator/testdata/cases/<name> for
 // one of e2eCases.
@@ -171,11 +173,11 @@ var kustomizations = []string{"flux-system", "infrastructure", "apps"}
 type site struct {
 	region, cluster string
 	ring            string // spec.rings: the cluster's ring ("" without rings)
-	k0s             bool   // the node runs k0s: no system-upgrade-controller Plans
 	dir             string
 	c               *cluster
 	ageKey          string // the region's age key file the node holds ("" without SOPS)
 	sopsSecrets     []sopsSecret
+	k0s             bool // the region runs k0s (no system-upgrade-controller Plans)
 }
 
 // sopsSecret is a SOPS-encrypted Secret the test added to the repository.
@@ -427,7 +429,6 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				t.Parallel()
 				n := provision(t, repo, s.region, s.cluster, s.dir, nodeEnv(s))
 				t.Logf("provision.sh %s: %s", s.cluster, strings.TrimSpace(n.output))
-				s.k0s = n.k0s
 				for _, c := range n.calls {
 					t.Logf("stand-in asked: %s", c)
 				}
@@ -453,7 +454,9 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				note(s, applied)
 				checkOrder(t, s.c)
 				checkClusterValues(t, s, app)
+				checkRuntimeClasses(t, s, n.k0s, repo)
 				checkSopsSecrets(t, s)
+				s.k0s = n.k0s
 				if n.k0s {
 					checkK0sHandover(t, s.c, n)
 				} else {
@@ -518,7 +521,8 @@ func (e *env) runExample(t *testing.T, example string, firstSlot int) []row {
 				note(s, applied)
 				checkAfterRegen(t, s, app, newMem)
 				checkSopsSecrets(t, s)
-				if !s.k0s {
+				checkRuntimeClasses(t, s, s.k0s, clone)
+				if !s.k0s { // a fleet with K3s and k0s regions: k0s clusters get no Plans
 					checkUpgradePlans(t, s, clone, rev2)
 				}
 			})
@@ -1054,6 +1058,57 @@ func checkClusterValues(t *testing.T, s *site, app string) {
 	}
 	if _, err := c.kube.get(ctx, "apps/v1", "Deployment", app, app); err != nil {
 		t.Errorf("%s: Deployment %s/%s: %v", c.name, app, app, err)
+	}
+}
+
+// checkRuntimeClasses: the API server took the WebAssembly apps'
+// Deployments with their runtimeClassName; on k0s the RuntimeClass each
+// names is there (applied by Flux from the region's infrastructure overlay)
+// with its own name as handler; on K3s fleetgen applies none (K3s's
+// packaged runtimes.yaml would, and nothing here stands in for it).
+func checkRuntimeClasses(t *testing.T, s *site, k0s bool, repo string) {
+	t.Helper()
+	ctx := context.Background()
+	// As many as the repository's image apps that name one.
+	want := 0
+	files, _ := filepath.Glob(filepath.Join(repo, "apps", "base", "*", "deployment.yaml"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), "\n      runtimeClassName: ") {
+			want++
+		}
+	}
+	got := 0
+	deps, err := s.c.kube.list(ctx, "apps/v1", "Deployment", "")
+	if err != nil {
+		t.Fatalf("%s: %v", s.c.name, err)
+	}
+	classes, err := s.c.kube.list(ctx, "node.k8s.io/v1", "RuntimeClass", "")
+	if err != nil {
+		t.Fatalf("%s: %v", s.c.name, err)
+	}
+	handler := map[string]string{}
+	for _, rc := range classes {
+		handler[str(rc, "metadata", "name")] = str(rc, "handler")
+	}
+	for _, d := range deps {
+		name := str(d, "spec", "template", "spec", "runtimeClassName")
+		if name == "" {
+			continue
+		}
+		got++
+		where := fmt.Sprintf("%s: Deployment %s/%s (runtimeClassName %s)", s.c.name, str(d, "metadata", "namespace"), str(d, "metadata", "name"), name)
+		h, ok := handler[name]
+		switch {
+		case k0s && (!ok || h != name):
+			t.Errorf("%s: RuntimeClass %s: present %v, handler %q; want it applied by Flux with handler %s", where, name, ok, h, name)
+		case !k0s && ok:
+			t.Errorf("%s: a RuntimeClass %s was applied; on K3s it is K3s's (runtimes.yaml), not fleetgen's", where, name)
+		default:
+			t.Logf("%s: accepted by the API server; RuntimeClass %s", where, map[bool]string{true: "applied by Flux, handler " + h, false: "left to K3s"}[k0s])
+		}
+	}
+	if got != want {
+		t.Errorf("%s: %d Deployments with a runtimeClassName on the API server, %d in the repository's apps/base", s.c.name, got, want)
 	}
 }
 

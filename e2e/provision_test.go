@@ -82,6 +82,7 @@ func provision(t *testing.T, repo, region, cluster, scratch string, env []string
 	writeStandIns(t, bin)
 	record := filepath.Join(scratch, "stand-ins.log")
 	script := filepath.Join(repo, "bootstrap", region, "provision.sh")
+	placeWasmShims(t, script, n.root)
 	cmd := exec.Command("/bin/sh", script, cluster)
 	cmd.Dir = filepath.Dir(script)
 	cmd.Env = append(os.Environ(),
@@ -114,6 +115,32 @@ func provision(t *testing.T, repo, region, cluster, scratch string, env []string
 		n.apiserverArgs = append(n.apiserverArgs, "--"+a)
 	}
 	return n
+}
+
+// placeWasmShims puts a stand-in for every WebAssembly shim binary the
+// region's provision.sh checks for (its "need_shim BINARY" lines) at
+// /usr/local/bin under the root, as a node image built for the fleet's
+// WebAssembly apps would carry it. Nothing here runs a pod, so the shim is
+// never started.
+func placeWasmShims(t *testing.T, script, root string) {
+	t.Helper()
+	b, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "need_shim ") {
+			continue
+		}
+		bin := strings.Fields(line)[1]
+		p := filepath.Join(root, "usr", "local", "bin", bin)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("#!/bin/sh\necho e2e stand-in for "+bin+" >&2\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // readK3sConfig reads the K3s configuration provision.sh wrote (config.yaml

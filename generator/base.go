@@ -209,6 +209,17 @@ func deployment(a spec.App, fleet string) *appsv1.Deployment {
 		Containers: []corev1.Container{c},
 		Volumes:    vols,
 	}
+	if sh, ok := a.WasmShim(); ok {
+		// The shim's RuntimeClass: K3s ships it, fleetgen writes it for
+		// k0s regions (wasm.go); same name everywhere.
+		rc := sh.Name
+		d.Spec.Template.Spec.RuntimeClassName = &rc
+		if sh.ManifestImage {
+			// The image holds the app's manifest, not a program: the
+			// shim ignores the command, but containerd needs one.
+			d.Spec.Template.Spec.Containers[0].Command = []string{"/"}
+		}
+	}
 	return d
 }
 
@@ -266,6 +277,12 @@ func (p *planner) regionOverlays(r *spec.Region, d *Decisions) {
 			k.Resources = append(k.Resources, p.regionApps(r, d)...)
 		case !d.K0s():
 			k.Resources = append(k.Resources, UpgradePlansFile)
+		case len(d.Wasm) > 0:
+			// k0s creates no RuntimeClass for a containerd runtime.
+			p.gen(path.Join("infrastructure/regions", r.Name, WasmRuntimeClassesFile), marshal(
+				"RuntimeClasses of the region's WebAssembly shims (fleet.yaml spec.apps[].wasm.shim). k0s creates none;\nthe containerd runtime each names is the node's "+K0sEtc+"/containerd.d/wasm-<shim>.toml, written by provision.sh.",
+				wasmRuntimeClasses(d)...))
+			k.Resources = append(k.Resources, WasmRuntimeClassesFile)
 		}
 		if area == "infrastructure" && d.K0s() && p.anyK3s() {
 			// The shared base carries system-upgrade-controller for the

@@ -374,7 +374,7 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 
 // templates are parsed on first use, not at start-up of every command.
 var templates = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("").Funcs(template.FuncMap{"join": strings.Join}).ParseFS(blueprints.FS, "bootstrap/*.tmpl", "repo/*.tmpl"))
+	return template.Must(template.New("").Funcs(template.FuncMap{"join": strings.Join, "hasPrefix": strings.HasPrefix}).ParseFS(blueprints.FS, "bootstrap/*.tmpl", "repo/*.tmpl"))
 })
 
 func render(name string, data any) ([]byte, error) {

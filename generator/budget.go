@@ -71,6 +71,8 @@ type Decisions struct {
 	// (HelmRelease, Flux's helm-controller) or ChartsK3s (HelmChart, K3s's
 	// built-in helm-controller); "" without chart apps.
 	Charts string
+	// Wasm: the region's WebAssembly apps and their shims (wasm.go).
+	Wasm []WasmApp
 }
 
 // How chart apps are installed.
@@ -176,6 +178,7 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 		d.Reasons = append(d.Reasons, "traefik and servicelb disabled: clusters only pull (no inbound port); apps get ClusterIP Services that only pods of their own namespace may reach (NetworkPolicy), unless spec.apps[].expose opens a NodePort to the site network")
 	}
 	d.Exposed = exposedApps(s.Apps)
+	decideWasm(s, &d)
 	for _, a := range s.Apps {
 		if e := a.Expose; e != nil {
 			d.Reasons = append(d.Reasons, fmt.Sprintf("app %s reached from %s on port %d of every node running it (NodePort, externalTrafficPolicy Local, NetworkPolicy)", a.Name, strings.Join(e.From, ", "), e.NodePort))

@@ -231,6 +231,10 @@ func (p *planner) readmeData() map[string]any {
 			regionApps = append(regionApps, a.Name) // a chart or remote base: per region
 			continue
 		}
+		if sh, ok := a.WasmShim(); ok {
+			apps = append(apps, a.Name+" (WebAssembly, "+sh.Name+" shim)")
+			continue
+		}
 		apps = append(apps, a.Name)
 	}
 	if len(apps) == 0 && len(regionApps) > 0 {

@@ -337,6 +337,14 @@ func (p *planner) bootstrapK0s(r *spec.Region, d *Decisions) error {
 		p.gen(path.Join(dir, name), b)
 	}
 	mirrors := containerdMirrors(r, s.Apps)
+	if wasm := wasmContainerdFiles(r, d); len(wasm) > 0 {
+		if mirrors == nil {
+			mirrors = map[string][]byte{}
+		}
+		for n, b := range wasm {
+			mirrors[n] = b
+		}
+	}
 	names := make([]string, 0, len(mirrors))
 	for n := range mirrors {
 		names = append(names, n)

@@ -134,7 +134,10 @@ func rsRegions(t *testing.T, fn func(label string, objs *rsObjects)) {
 	t.Helper()
 	// The examples, and the case whose apps are charts and a remote base:
 	// their namespaces must be restricted too, and its image app checked.
-	plans := append(k3sTestPlans(t), k3sTestPlan{name: "truck-charts", res: planCase(t, "truck-charts")})
+	// And the WebAssembly apps (runtimeClassName changes nothing for Pod
+	// Security: the restricted profile still holds).
+	plans := append(k3sTestPlans(t), k3sTestPlan{name: "truck-charts", res: planCase(t, "truck-charts")},
+		k3sTestPlan{name: "wasm-shops", res: planCase(t, "wasm-shops")})
 	for _, ex := range plans {
 		fsys := rsMemFS(t, ex.res)
 		for _, r := range ex.res.Spec.Spec.Regions {

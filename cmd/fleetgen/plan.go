@@ -129,6 +129,13 @@ func writePlanText(w io.Writer, res *generator.Result, status []ringStatus) erro
 		case generator.ChartsK3s:
 			fmt.Fprintf(w, "  charts: K3s HelmChart (K3s's built-in helm-controller)\n")
 		}
+		for _, sh := range d.WasmShims() {
+			by := "RuntimeClass " + sh.RuntimeClass + " from K3s (runtimes.yaml)"
+			if sh.RuntimeClassBy == "fleetgen" {
+				by = "RuntimeClass " + sh.RuntimeClass + " and containerd runtime written by fleetgen"
+			}
+			fmt.Fprintf(w, "  wasm: %s under shim %s: every node needs %s on its PATH; %s\n", sh.Apps, sh.Shim, sh.Binary, by)
+		}
 		p := d.Connectivity
 		src := "git"
 		if res.Spec.Spec.OCI() {
@@ -292,6 +299,9 @@ type regionJSON struct {
 	// Charts: how chart apps are installed (flux-helmrelease or
 	// k3s-helmchart); absent without chart apps.
 	Charts string `json:"charts,omitempty"`
+	// Wasm: the region's WebAssembly apps, their shim, the binary its
+	// nodes need and who creates the RuntimeClass (k3s or fleetgen).
+	Wasm []generator.WasmApp `json:"wasm,omitempty"`
 }
 
 func writePlanJSON(w io.Writer, res *generator.Result, status []ringStatus, load *generator.LoadModel) error {
@@ -317,7 +327,7 @@ func writePlanJSON(w io.Writer, res *generator.Result, status []ringStatus, load
 			Hardware:     map[string]any{"arch": d.Hardware.Arch, "memory": d.Hardware.Memory, "cpus": d.Hardware.CPUs, "storage": d.Hardware.Storage, "nodes": d.Hardware.Nodes},
 			Distribution: d.Distribution, Datastore: d.Datastore, FluxComponents: d.FluxComponents, FluxSize: d.FluxSize, Disabled: d.Disable,
 			Connectivity: d.Connectivity, NodeKey: generator.NodeKey(res.Spec, d.Region), Reasons: d.Reasons, Budget: d.Budget,
-			Upgrades: d.Upgrade, Charts: d.Charts,
+			Upgrades: d.Upgrade, Charts: d.Charts, Wasm: d.Wasm,
 		})
 	}
 	enc := json.NewEncoder(w)

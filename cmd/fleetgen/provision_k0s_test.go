@@ -53,7 +53,13 @@ esac
 // stand-in release, and "installed" puts k0s (not k3s) on PATH.
 func newK0sNode(t *testing.T, shell, region string) (*node, string) {
 	t.Helper()
-	n := newNode(t, shell, "offshore-k0s", region)
+	return newK0sNodeOf(t, shell, "offshore-k0s", region)
+}
+
+// newK0sNodeOf is newK0sNode for a region of another example or case.
+func newK0sNodeOf(t *testing.T, shell, example, region string) (*node, string) {
+	t.Helper()
+	n := newNode(t, shell, example, region)
 	writeScript(t, filepath.Join(n.bin, "curl"), standInK0sCurl)
 	if err := os.Remove(filepath.Join(n.k3sBin, "k3s")); err != nil {
 		t.Fatal(err)

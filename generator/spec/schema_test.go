@@ -30,6 +30,8 @@ var enums = map[string][]string{
 	"Hardware.storage":       StorageKinds,
 	"Delivery.mode":          DeliveryModes,
 	"Delivery.unit":          DeliveryUnits,
+	"App.runtime":            Runtimes,
+	"AppWasm.shim":           WasmShimNames(false),
 }
 
 // reflectSchema derives the schema from the Go types: yaml field names,

@@ -263,6 +263,13 @@ type App struct {
 	// address is kept) and a NetworkPolicy admits the From networks to its
 	// port. Without it, only pods of the app's namespace reach it.
 	Expose *AppExpose `yaml:"expose,omitempty"`
+	// Runtime: "container" (default) or "wasm": the image is a WebAssembly
+	// module run by the containerd shim named in Wasm (image apps only).
+	// Its pods get runtimeClassName <shim>; K3s ships that RuntimeClass,
+	// fleetgen writes it (and the containerd runtime) for k0s regions.
+	Runtime string `yaml:"runtime,omitempty"`
+	// Wasm is the shim of a runtime: wasm app.
+	Wasm *AppWasm `yaml:"wasm,omitempty"`
 }
 
 // AppChart is a Helm chart at an exact version.

@@ -170,6 +170,8 @@ func (l *Loaded) Validate() Errors {
 		}
 	}
 
+	v.wasmSupport(s)
+
 	if len(s.Regions) == 0 {
 		v.add("spec.regions", "at least one region is required")
 	}
@@ -438,6 +440,7 @@ func (v *validator) app(p string, a *App, seen map[string]bool) {
 			v.add(p+".memory", "is required for a %s app: the memory all its pods request together, for the memory budget (fleetgen does not render the %s's pods, so it cannot read it)", a.Kind(), a.Kind())
 		}
 	}
+	v.wasmApp(p, a)
 	if a.Image != "" && !imageRe().MatchString(a.Image) {
 		v.add(p+".image", "%q is not an image reference such as ghcr.io/org/app:1.2.3", a.Image)
 	}

@@ -164,7 +164,7 @@ umask 077
 install -d -m 0755 "$K0S_ETC" "$ROOT/etc/sysctl.d"
 install -m 0644 "$HERE/90-kubelet.conf" "$ROOT/etc/sysctl.d/90-kubelet.conf"
 [ -n "$ROOT" ] || sysctl --system >/dev/null
-# Registry mirrors: containerd drop-in and a hosts.toml per upstream registry.
+# containerd drop-ins: registry mirrors (and a hosts.toml per upstream registry).
 for f in containerd.d/certs.d/cr.fluentbit.io/hosts.toml containerd.d/certs.d/docker.io/hosts.toml containerd.d/certs.d/ghcr.io/hosts.toml containerd.d/certs.d/quay.io/hosts.toml containerd.d/certs.d/registry.k8s.io/hosts.toml containerd.d/cri-registry.toml; do
   install -d -m 0755 "$K0S_ETC/$(dirname "$f")"
   install -m 0644 "$HERE/$f" "$K0S_ETC/$f"
