@@ -144,7 +144,7 @@ func writePlanText(w io.Writer, res *generator.Result, status []ringStatus) erro
 			src += ")"
 		}
 		if d.ArgoCD() {
-			fmt.Fprintf(w, "  git poll %s (+ up to %s jitter, timeout %s), sync retry %s doubling up to %s, sync timeout %s, drift corrected on change (selfHeal), shallow clone depth 1\n",
+			fmt.Fprintf(w, "  git poll %s (+ up to %s jitter, timeout %s), sync retry %s doubling up to %s, sync timeout %s, drift corrected on change (selfHeal), clone depth from the repository Secret (1 as the bootstrap README makes it)\n",
 				p.GitInterval, generator.ArgoJitter(p), p.GitTimeout, p.RetryInterval, p.SyncInterval, p.ApplyTimeout)
 		} else {
 			fmt.Fprintf(w, "  %s poll %s (timeout %s), apply every %s (retry %s, timeout %s), jitter ±%d%%, sparse checkout %v\n",
