@@ -89,7 +89,7 @@ func argoReasons(d *Decisions) []string {
 	return []string{
 		"GitOps engine: Argo CD " + ArgoVersion + " in pull mode, core install (application-controller, repo-server, redis; no API server, UI or Dex), one per cluster in namespace argocd, syncing the fleet repository itself: no central Argo CD reaches the cluster's API server",
 		fmt.Sprintf("Argo CD polls git every %s (argocd-cm timeout.reconciliation, + up to %s jitter), a fetch or manifest generation may take %s; drift is corrected as it happens (selfHeal), so Flux's apply interval has no counterpart", p.GitInterval, ArgoJitter(p), p.GitTimeout),
-		"Argo CD applies infrastructure (sync wave 0) before apps (wave 1): the cluster Application waits for the infrastructure Application to be Healthy (argocd-cm restores the health check of Applications that Argo CD 1.8 dropped)",
+		"Argo CD applies infrastructure (sync wave 0) before apps (wave 1): the cluster Application waits for the infrastructure Application to be Synced and Healthy (argocd-cm restores the health check of Applications that Argo CD 1.8 dropped, and makes it wait for Synced too)",
 		"per-cluster values: CLUSTER_NAME and REGION reach the apps through kustomize replacements in clusters/<region>/<cluster>/apps (Argo CD has no postBuild substitution)",
 		"secrets: Argo CD does not decrypt SOPS; nothing of this region is encrypted in git (fleet.yaml refuses age recipients for it), the git credentials are made on the node from a local file",
 	}
@@ -289,7 +289,14 @@ func (p *planner) argoProject(r *spec.Region) *ArgoAppProject {
 
 // argoHealthApplication is Argo CD's documented Lua health check for
 // Applications (docs/operator-manual/health.md, "Argo CD App"): without it,
-// a sync wave does not wait for the Applications of the previous wave.
+// a sync wave does not wait for the Applications of the previous wave. One
+// change: an Application placed in a sync wave (infrastructure, apps) is
+// Healthy only once it is also Synced, as a Flux dependsOn waits for Ready.
+// With the documented check alone, the e2e test saw the apps Application
+// created about 1.5 s before infrastructure's sync status said Synced (its
+// health turns Healthy first). The root Application has no wave: it is in
+// its own sync, OutOfSync until that sync ends, and waiting for it to be
+// Synced would wait forever.
 const argoHealthApplication = `hs = {}
 hs.status = "Progressing"
 hs.message = ""
@@ -299,6 +306,11 @@ if obj.status ~= nil then
     if obj.status.health.message ~= nil then
       hs.message = obj.status.health.message
     end
+  end
+  local waved = obj.metadata.annotations ~= nil and obj.metadata.annotations["argocd.argoproj.io/sync-wave"] ~= nil
+  if waved and hs.status == "Healthy" and (obj.status.sync == nil or obj.status.sync.status ~= "Synced") then
+    hs.status = "Progressing"
+    hs.message = "fleetgen: waiting for the Application to be Synced"
   end
 end
 return hs

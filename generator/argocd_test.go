@@ -212,8 +212,15 @@ func TestArgoClusterFolder(t *testing.T) {
 			if err := rsDecode(objs["ConfigMap/argocd/argocd-cm"], &cm); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(cm.Data["resource.customizations.health.argoproj.io_Application"], "obj.status.health.status") {
-				t.Errorf("%s: argocd-cm has no Application health check: wave 1 would not wait for wave 0", dir)
+			// ... and one that waits for Synced (seen in the e2e test: health
+			// turns Healthy before the sync status), except for the root
+			// Application, which has no wave and would wait for itself.
+			if hc := cm.Data["resource.customizations.health.argoproj.io_Application"]; !strings.Contains(hc, "obj.status.health.status") ||
+				!strings.Contains(hc, `obj.status.sync.status ~= "Synced"`) || !strings.Contains(hc, `["argocd.argoproj.io/sync-wave"] ~= nil`) {
+				t.Errorf("%s: argocd-cm's Application health check does not make wave 1 wait for wave 0 to be Synced and Healthy:\n%s", dir, hc)
+			}
+			if root := objs["Application/argocd/"+ArgoRootApp]; root != nil && root.GetAnnotations()[argoWave] != "" {
+				t.Errorf("%s: the root Application has a sync wave: its own sync would wait for it to be Synced", dir)
 			}
 			if cm.Data["timeout.reconciliation"] != d.Connectivity.GitInterval {
 				t.Errorf("%s: polls every %s, the plan says %s", dir, cm.Data["timeout.reconciliation"], d.Connectivity.GitInterval)
