@@ -373,10 +373,9 @@ var argoInstall = sync.OnceValues(func() ([]byte, error) {
 	return append([]byte(head), b...), nil
 })
 
-func argoNamespace(fleet string) *corev1.Namespace {
-	ns := namespace(ArgoNamespace, fleet)
-	return ns
-}
+// argoNamespace is Argo CD's namespace, Pod Security restricted like the
+// apps' (the core install's pods comply: TestArgoVendoredInstall).
+func argoNamespace(fleet string) *corev1.Namespace { return namespace(ArgoNamespace, fleet) }
 
 // argocdShared writes argocd/base: the namespace and the vendored install,
 // shared by every Argo CD region.
@@ -475,8 +474,8 @@ func (p *planner) argoRootApp(r *spec.Region, d *Decisions) []byte {
 		p.argoApplication(r, d, ArgoRootApp, ClusterPath(r.Name, ClusterPlaceholder), p.l.Spec.Git.Branch, ""))
 }
 
-// bootstrapArgo writes the first-boot files of an Argo CD region's K3s
-// nodes (the K3s files are the Flux regions').
+// bootstrapArgoManifests writes the first-boot manifests of an Argo CD
+// region's K3s nodes (its other bootstrap files are the Flux regions').
 func (p *planner) bootstrapArgoManifests(r *spec.Region, d *Decisions, dir string) error {
 	fb, err := p.argoFirstBoot(r, d)
 	if err != nil {
