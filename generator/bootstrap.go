@@ -130,7 +130,13 @@ func kubeletArgs(d *Decisions, server bool) []string {
 // without it, ghcr.io/x/y and docker.io/x/y would be the same repository.
 func registries(r *spec.Region, d *Decisions, apps []spec.App) map[string]any {
 	mirrors := map[string]any{}
-	for _, u := range upstreamRegistries(apps) {
+	ups := upstreamRegistries(apps)
+	if d.ArgoCD() {
+		// Argo CD's redis image (core-install.yaml).
+		ups = append(ups, "public.ecr.aws")
+		sort.Strings(ups)
+	}
+	for _, u := range ups {
 		entry := map[string]any{}
 		if len(r.RegistryMirrors) > 0 {
 			var eps []string
@@ -202,7 +208,11 @@ func (p *planner) bootstrap(r *spec.Region, d *Decisions) error {
 		branch = spec.RingBranch(RingPlaceholder)
 		ringNote = " and " + RingPlaceholder + " with its ring (" + RingsFile + ")"
 	}
-	if s.Flux.Mode == "operator" {
+	if d.ArgoCD() {
+		if err := p.bootstrapArgoManifests(r, d, dir); err != nil {
+			return err
+		}
+	} else if s.Flux.Mode == "operator" {
 		p.gen(path.Join(dir, "manifests/flux-operator.yaml"), marshal("Installs the Flux Operator at first boot (K3s auto-deploy). It stays on the node: git does not manage the operator.", p.operatorChart()))
 		p.gen(path.Join(dir, "manifests/flux-instance.yaml"), marshal(
 			"Flux at first boot; provision.sh replaces "+ClusterPlaceholder+" with the cluster's name"+ringNote+".\nAfter the first sync, clusters/"+r.Name+"/<cluster>/flux-instance.yaml in git manages it,\nand the handover removes this file from the node.",
@@ -237,12 +247,17 @@ func (p *planner) bootstrap(r *spec.Region, d *Decisions) error {
 		return err
 	}
 	p.script(path.Join(dir, "provision.sh"), script)
-	handover, err := render("bootstrap/handover.sh.tmpl", data)
+	handoverTmpl, readmeTmpl := "bootstrap/handover.sh.tmpl", "bootstrap/bootstrap-README.md.tmpl"
+	// The README is the same blueprint: it says what differs for Argo CD.
+	if d.ArgoCD() {
+		handoverTmpl = "bootstrap/argocd-handover.sh.tmpl"
+	}
+	handover, err := render(handoverTmpl, data)
 	if err != nil {
 		return err
 	}
 	p.script(path.Join(dir, "handover.sh"), handover)
-	readme, err := render("bootstrap/bootstrap-README.md.tmpl", data)
+	readme, err := render(readmeTmpl, data)
 	if err != nil {
 		return err
 	}
@@ -268,7 +283,11 @@ type bootstrapData struct {
 	SopsSecret, GotkCommand, ExampleCluster, VerifySecret          string
 	NodeLabelsFile, FirstServerEnv, EvictionHard, GitSecretCommand string
 	RingsFile, RingPlaceholder, RingBranchPrefix                   string
-	SourceKind, ArtifactTag                                        string
+	// Argo CD regions (argocd.go).
+	ArgoCD                                                       bool
+	EngineName, GitSecretFile, GitSecretNamespace                string
+	ArgoNamespace, ArgoRootApp, ArgoVersion, ArgoRepoSecretLabel string
+	SourceKind, ArtifactTag                                      string
 	// k0s regions (k0s.go).
 	K0sVersion, K0sStack, K0sStackDir, K0sStackLabel, K0sDisable string
 	K0sProfileController, K0sProfileWorker, K0sRegionLabels      string
@@ -335,7 +354,11 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 	}
 	needsAge := len(s.RegionRecipients(r)) > 0
 	var files []firstBootFile
-	if s.Flux.Mode == "operator" {
+	gitSecretFile, gitSecretNS := "flux-git-secret.yaml", FluxNamespace
+	if d.ArgoCD() {
+		files = append(files, firstBootFile{Name: "argocd.yaml"}, firstBootFile{Name: "argocd-root.yaml", Template: true})
+		gitSecretFile, gitSecretNS = "argocd-repo-secret.yaml", ArgoNamespace
+	} else if s.Flux.Mode == "operator" {
 		files = append(files, firstBootFile{Name: "flux-instance.yaml", Template: true})
 	} else {
 		files = append(files, firstBootFile{Name: "flux-components.yaml"}, firstBootFile{Name: "flux-sync.yaml", Template: true})
@@ -343,8 +366,11 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 	if CosignKeysSecret(s) != nil {
 		files = append(files, firstBootFile{Name: "cosign-keys.yaml"})
 	}
-	files = append(files, firstBootFile{Name: "flux-git-secret.yaml", Secret: true})
+	files = append(files, firstBootFile{Name: gitSecretFile, Secret: true})
 	secret, url, secretCmd := s.Git.SecretName, p.gitURL(r), gitSecretCommand(s.Git.SecretName, p.gitURL(r))
+	if d.ArgoCD() {
+		secretCmd = argoSecretCommand(s.Git.SecretName, url)
+	}
 	if s.OCI() {
 		secret, url, secretCmd = s.Delivery.PullSecret, RegionOCIURL(s, r), ociSecretCommand(s.Delivery.PullSecret, s.RegionRepository(r))
 	}
@@ -369,6 +395,8 @@ func (p *planner) bootstrapData(r *spec.Region, d *Decisions) bootstrapData {
 		RegistryMirrors: r.RegistryMirrors, VerifySecret: s.Git.VerifySecretName,
 		NeedsAgeKey: needsAge, FleetRecipients: s.Secrets.AgeRecipients, RegionRecipients: r.AgeRecipients,
 		FirstBootFiles: files, FirstServerEnv: strings.Join(env, " "), EvictionHard: EvictionHard, GitSecretCommand: secretCmd,
+		ArgoCD: d.ArgoCD(), EngineName: d.EngineName(), GitSecretFile: gitSecretFile, GitSecretNamespace: gitSecretNS,
+		ArgoNamespace: ArgoNamespace, ArgoRootApp: ArgoRootApp, ArgoVersion: ArgoVersion, ArgoRepoSecretLabel: ArgoRepoSecretLabel,
 	}
 }
 

@@ -55,6 +55,7 @@ const fullFluxMarginPercent = 40
 type Decisions struct {
 	Region         string
 	Distribution   string // k3s | k0s
+	Engine         string // flux | argocd
 	Hardware       spec.Hardware
 	Datastore      string   // sqlite | etcd
 	FluxComponents []string // controllers installed
@@ -167,7 +168,7 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 	if r.Distribution == "microk8s" {
 		return Decisions{}, microK8sAnswer(l, ri, hw, nodeMi)
 	}
-	d := Decisions{Region: r.Name, Distribution: r.Distribution, Hardware: hw, Connectivity: Profiles[r.Connectivity], Disable: []string{"traefik", "servicelb"}}
+	d := Decisions{Region: r.Name, Distribution: r.Distribution, Engine: r.Engine, Hardware: hw, Connectivity: Profiles[r.Connectivity], Disable: []string{"traefik", "servicelb"}}
 	if r.Bandwidth != "" {
 		d.Connectivity.Bandwidth, d.Connectivity.BandwidthBasis = r.Bandwidth, "fleet.yaml (bandwidth)"
 	}
@@ -271,12 +272,17 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 				b.add("metrics-server")
 			}
 		}
-		if s.Flux.Mode == "operator" {
+		if s.Flux.Mode == "operator" && !d.ArgoCD() {
 			b.add("flux-operator")
 		}
 		if !d.K0s() {
 			// k0s clusters leave out system-upgrade-controller (no K3s Plans).
 			b.add("system-upgrade-controller")
+		}
+		if d.ArgoCD() {
+			for _, c := range ArgoComponents {
+				b.add(c)
+			}
 		}
 		for _, c := range flux {
 			if _, ok := Footprints[c]; ok {
@@ -292,6 +298,9 @@ func decide(l *spec.Loaded, ri int) (Decisions, error) {
 		return b
 	}
 
+	if d.ArgoCD() {
+		return decideArgo(l, ri, &d, nodeMi, build)
+	}
 	charts := hasCharts(s.Apps)
 	// withHelm is the margin the minimal set plus helm-controller leaves:
 	// what decides where chart apps go when the full set does not fit.

@@ -571,9 +571,26 @@ func TestCIScriptsRunWithRealTools(t *testing.T) {
 			t.Fatalf("%s is not on PATH", tool)
 		}
 	}
+	// The CRD location stands in for the CRDs catalog the generated CI
+	// reads: the offline CRD schemas plus those made here from upstream
+	// CRDs (testdata/schemas: Argo CD's Application and AppProject, Flux's
+	// HelmRelease), in one folder.
+	crds := t.TempDir()
+	for _, glob := range []string{schemas + "/crds/*.json", "testdata/schemas/*.json"} {
+		files, _ := filepath.Glob(glob)
+		for _, f := range files {
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(abs, filepath.Join(crds, filepath.Base(f))); err != nil && !os.IsExist(err) {
+				t.Fatal(err)
+			}
+		}
+	}
 	env := append(os.Environ(),
 		"K8S_SCHEMA_LOCATION="+schemas+"/kubernetes/{{ .ResourceKind }}{{ .KindSuffix }}.json",
-		"CRD_SCHEMA_LOCATION="+schemas+"/crds/{{ .ResourceKind }}{{ .KindSuffix }}.json")
+		"CRD_SCHEMA_LOCATION="+crds+"/{{ .ResourceKind }}{{ .KindSuffix }}.json")
 	run := func(dir, script string) (string, error) {
 		// GitHub's bash: `bash --noprofile --norc -eo pipefail {0}`.
 		cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script)

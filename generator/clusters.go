@@ -59,7 +59,7 @@ func (p *planner) clustersOn(r *spec.Region, d *Decisions, cs []spec.Cluster, br
 		out := make([]tree.File, 0, len(tmpl))
 		for _, f := range tmpl {
 			if path.Base(f.Path) == "cluster-vars.yaml" {
-				f.Content = marshal(clusterVarsComment, p.clusterVars(r, c))
+				f.Content = p.clusterVarsFile(r, d, c)
 			} else {
 				f.Content = bytes.ReplaceAll(f.Content, []byte(clusterToken), []byte(c.Name))
 			}
@@ -99,6 +99,9 @@ const clusterVarsComment = "Per-cluster values, substituted as ${VAR} in the reg
 // installation (FluxInstance, or flux-system/ in bootstrap mode), its
 // values, and the two Kustomizations that point at the region overlays.
 func (p *planner) clusterFiles(r *spec.Region, d *Decisions, c spec.Cluster, branch string) []tree.File {
+	if d.ArgoCD() {
+		return p.argoClusterFiles(r, d, c, branch)
+	}
 	dir := ClusterPath(r.Name, c.Name)
 	var files []tree.File
 	gen := func(name string, content []byte) {
@@ -129,6 +132,18 @@ func (p *planner) clusterFiles(r *spec.Region, d *Decisions, c spec.Cluster, bra
 	k := kustomization(res...)
 	gen("kustomization.yaml", marshal(fmt.Sprintf("Cluster %s in region %s: what its Flux syncs from %s.", c.Name, r.Name, dir), k))
 	return files
+}
+
+// clusterVarsFile is a cluster's cluster-vars.yaml: Flux substitutes it,
+// Argo CD clusters read it through kustomize replacements.
+func (p *planner) clusterVarsFile(r *spec.Region, d *Decisions, c spec.Cluster) []byte {
+	vars := p.clusterVars(r, c)
+	if !d.ArgoCD() {
+		return marshal(clusterVarsComment, vars)
+	}
+	vars.Namespace = ""
+	vars.Annotations = map[string]string{localConfig: "true"}
+	return marshal(argoVarsComment, vars)
 }
 
 func (p *planner) clusterVars(r *spec.Region, c spec.Cluster) *corev1.ConfigMap {

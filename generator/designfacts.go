@@ -2,11 +2,10 @@ package generator
 
 import "github.com/fleetgen/fleetgen/generator/design"
 
-// The default distribution and the GitOps engine a plan builds: K3s (or
-// k0s, spec.distribution, per region too) with Flux; design.Check takes
-// them as inputs (its rules expect whatever the facts name, "k0s" or
-// "argocd" included), so a spec that chooses otherwise only changes what
-// DesignFacts reports.
+// The default distribution and GitOps engine a plan builds: K3s with Flux;
+// spec.distribution (k0s) and spec.engine (argocd), fleet-wide or per
+// region, change what DesignFacts reports, and design.Check's rules expect
+// whatever the facts name.
 const (
 	PlanDistribution = "k3s"
 	PlanGitOps       = "flux"
@@ -21,12 +20,19 @@ func DesignFacts(res *Result) design.Facts {
 	if s.Distribution != "" {
 		f.Distribution = s.Distribution
 	}
+	if s.Engine != "" {
+		f.GitOps = s.Engine
+	}
 	for _, d := range res.Decisions {
-		dist := ""
+		dist, engine := "", ""
 		if d.Distribution != f.Distribution {
 			dist = d.Distribution // a region's own choice
 		}
+		if d.Engine != "" && d.Engine != f.GitOps {
+			engine = d.Engine
+		}
 		f.Regions = append(f.Regions, design.RegionFacts{
+			GitOps:       engine,
 			Distribution: dist,
 			Name:         d.Region,
 			Nodes:        d.Hardware.Nodes,

@@ -120,13 +120,33 @@ func ScaffoldFacts(res *Result, lang prompt.Lang) []string {
 	case len(k0sRegions) > 0:
 		dist = t("K3s %s (regiones %s) y k0s %s (regiones %s)", "K3s %s (regions %s) and k0s %s (regions %s)", s.K3s.Version, strings.Join(k3sRegions, ", "), s.K0s.Version, strings.Join(k0sRegions, ", "))
 	}
+	fluxRegions, argoRegions := engineRegions(res)
+	gitops := t("Flux %s en modo pull (sin puertos de entrada, sin kubectl remoto). %s", "Flux %s, pull-based (no inbound port, no remote kubectl). %s", s.Flux.Version, mode)
+	argo := t("Argo CD %s core (application-controller, repo-server, redis; sin API server ni UI), uno por clúster en modo pull: sincroniza el repositorio él mismo, ningún Argo CD central toca el API server del clúster; instalado en el primer arranque por el auto-deploy de K3s", "Argo CD %s core (application-controller, repo-server, redis; no API server or UI), one per cluster in pull mode: it syncs the repository itself, no central Argo CD reaches the cluster's API server; installed at first boot by K3s auto-deploy", ArgoVersion)
+	switch {
+	case len(fluxRegions) == 0:
+		gitops = argo
+	case len(argoRegions) > 0:
+		gitops = t("%s (regiones %s); %s (regiones %s)", "%s (regions %s); %s (regions %s)", gitops, strings.Join(fluxRegions, ", "), argo, strings.Join(argoRegions, ", "))
+	}
 	facts = append(facts,
-		t("Distribución: %s; GitOps: Flux %s en modo pull (sin puertos de entrada, sin kubectl remoto). %s.",
-			"Distribution: %s; GitOps: Flux %s, pull-based (no inbound port, no remote kubectl). %s.", dist, s.Flux.Version, mode),
-		t("Repositorio: base de Kustomize (`infrastructure/base`, `apps/base`) con un overlay por región; `clusters/<región>/<clúster>/` por clúster con valores por clúster vía `postBuild.substituteFrom` (ConfigMap `cluster-vars`); orden flux-system → infrastructure → apps con `dependsOn`.",
-			"Repository: Kustomize bases (`infrastructure/base`, `apps/base`) with one overlay per region; `clusters/<region>/<cluster>/` per cluster with per-cluster values through `postBuild.substituteFrom` (ConfigMap `cluster-vars`); order flux-system → infrastructure → apps via `dependsOn`."),
-	)
+		t("Distribución: %s; GitOps: %s.", "Distribution: %s; GitOps: %s.", dist, gitops))
+	if len(fluxRegions) > 0 {
+		facts = append(facts, t("Repositorio: base de Kustomize (`infrastructure/base`, `apps/base`) con un overlay por región; `clusters/<región>/<clúster>/` por clúster con valores por clúster vía `postBuild.substituteFrom` (ConfigMap `cluster-vars`); orden flux-system → infrastructure → apps con `dependsOn`.",
+			"Repository: Kustomize bases (`infrastructure/base`, `apps/base`) with one overlay per region; `clusters/<region>/<cluster>/` per cluster with per-cluster values through `postBuild.substituteFrom` (ConfigMap `cluster-vars`); order flux-system → infrastructure → apps via `dependsOn`."))
+	}
+	if len(argoRegions) > 0 {
+		facts = append(facts, t("Repositorio (Argo CD): las mismas bases y overlays; `argocd/` con la instalación de Argo CD por región; `clusters/<región>/<clúster>/` con la Application raíz `cluster` (Argo CD gestionado desde git), `infrastructure` (sync wave 0) y `apps` (wave 1, tras infrastructure Healthy); valores por clúster con `replacements` de kustomize desde `cluster-vars`.",
+			"Repository (Argo CD): the same bases and overlays; `argocd/` with each region's Argo CD install; `clusters/<region>/<cluster>/` with the root Application `cluster` (Argo CD managed from git), `infrastructure` (sync wave 0) and `apps` (wave 1, once infrastructure is Healthy); per-cluster values by kustomize `replacements` from `cluster-vars`."))
+	}
 	for _, d := range res.Decisions {
+		if d.ArgoCD() {
+			facts = append(facts, t("Región %s: %d clústeres de %d nodo(s) %s con %s de RAM y %s; datastore %s; Argo CD core (%dMi contados a sus límites); conectividad %s (poll de git cada %s).",
+				"Region %s: %d clusters of %d %s node(s) with %s RAM and %s; datastore %s; Argo CD core (%dMi counted at its limits); connectivity %s (git poll every %s).",
+				d.Region, len(res.Spec.RegionClusters(d.Region)), d.Hardware.Nodes, d.Hardware.Arch, d.Hardware.Memory, d.Hardware.Storage, datastoreName(d.Datastore, lang), argoMemory(),
+				d.Connectivity.Name, d.Connectivity.GitInterval))
+			continue
+		}
 		n := len(res.Spec.RegionClusters(d.Region))
 		src := "git"
 		if s.OCI() {
@@ -149,6 +169,10 @@ func ScaffoldFacts(res *Result, lang prompt.Lang) []string {
 		t("Cargas: namespaces con Pod Security `restricted`, NetworkPolicy default-deny más DNS, contenedores sin root con sistema de archivos de solo lectura y límites de recursos.",
 			"Workloads: namespaces with Pod Security `restricted`, default-deny NetworkPolicy plus DNS, non-root containers with read-only root filesystems and resource limits."),
 	)
+	if len(argoRegions) > 0 {
+		facts = append(facts, t("Secretos en las regiones Argo CD (%s): Argo CD no descifra SOPS (no se genera KSOPS ni helm-secrets), así que nada de esas regiones va cifrado en git; las credenciales de git llegan al nodo como archivo local.",
+			"Secrets in the Argo CD regions (%s): Argo CD does not decrypt SOPS (no KSOPS or helm-secrets plugin is generated), so nothing of those regions is encrypted in git; the git credentials reach the node as a local file.", strings.Join(argoRegions, ", ")))
+	}
 	if hasRecipients(s) {
 		facts = append(facts, t("Secretos: SOPS con age (una clave por región, `.sops.yaml`; cada Kustomization del clúster, flux-system incluida, descifra); ningún Secret en claro en git; las credenciales llegan al nodo como archivos locales.",
 			"Secrets: SOPS with age (one key per region, `.sops.yaml`; every Kustomization of a cluster, flux-system included, decrypts); no plaintext Secret in git; credentials reach the node as local files."))
@@ -157,6 +181,38 @@ func ScaffoldFacts(res *Result, lang prompt.Lang) []string {
 			"Secrets: no SOPS yet (fleet.yaml names no age recipient: no `.sops.yaml`, no decryption); no plaintext Secret in git; credentials reach the node as local files."))
 	}
 	return facts
+}
+
+// engineRegions names the regions whose clusters run Flux and Argo CD.
+func engineRegions(res *Result) (flux, argo []string) {
+	for _, d := range res.Decisions {
+		if d.ArgoCD() {
+			argo = append(argo, d.Region)
+		} else {
+			flux = append(flux, d.Region)
+		}
+	}
+	return flux, argo
+}
+
+// engineName says what keeps the clusters in step with the repository.
+func engineName(res *Result) string {
+	flux, argo := engineRegions(res)
+	switch {
+	case len(argo) == 0:
+		return "Flux"
+	case len(flux) == 0:
+		return "Argo CD (one per cluster, pull mode)"
+	}
+	return "Flux (regions " + strings.Join(flux, ", ") + ") and Argo CD (regions " + strings.Join(argo, ", ") + ", one per cluster, pull mode)"
+}
+
+func argoMemory() int64 {
+	var n int64
+	for _, c := range ArgoComponents {
+		n += Footprints[c].MemoryMi
+	}
+	return n
 }
 
 func datastoreName(ds string, lang prompt.Lang) string {
@@ -247,6 +303,7 @@ func (p *planner) readmeData() map[string]any {
 		profiles = append(profiles, Profiles[name])
 	}
 	exposed := exposedApps(s.Apps)
+	fluxRegions, argoRegions := engineRegions(p.res)
 	var sopsRegions, noSopsRegions []string
 	for i := range s.Regions {
 		if len(s.RegionRecipients(&s.Regions[i])) > 0 {
@@ -274,6 +331,10 @@ func (p *planner) readmeData() map[string]any {
 		"Mermaid":       Mermaid(p.res),
 		"Security":      map[string]any{"Hardware": s.Hardware, "Exposed": exposed},
 		"Distribution":  distributionName(p.res),
+		"Engine":        engineName(p.res),
+		"FluxRegions":   fluxRegions,
+		"ArgoRegions":   argoRegions,
+		"ArgoVersion":   ArgoVersion,
 		"CI":            NewCIData(p.l.Metadata.Name, s, p.version),
 	}
 }
@@ -295,7 +356,21 @@ func Mermaid(res *Result) string {
 		fmt.Fprintf(&b, "  r%d[\"%s<br/>%d clusters: %s<br/>%s, %s\"]\n", i, mermaidText(d.Region), len(cs), mermaidText(names), d.Connectivity.Name, datastoreName(d.Datastore, prompt.English))
 		fmt.Fprintf(&b, "  repo -- pull every %s --> r%d\n", d.Connectivity.GitInterval, i)
 	}
-	b.WriteString("  subgraph every_cluster[\"on every cluster\"]\n    direction LR\n    fs[\"flux-system\"] --> infra[\"infrastructure\"] --> apps[\"apps\"]\n  end\n")
+	flux, argo := engineRegions(res)
+	if len(flux) > 0 {
+		label := "on every cluster"
+		if len(argo) > 0 {
+			label = "on every Flux cluster"
+		}
+		b.WriteString("  subgraph every_cluster[\"" + label + "\"]\n    direction LR\n    fs[\"flux-system\"] --> infra[\"infrastructure\"] --> apps[\"apps\"]\n  end\n")
+	}
+	if len(argo) > 0 {
+		label := "on every cluster (Argo CD)"
+		if len(flux) > 0 {
+			label = "on every Argo CD cluster"
+		}
+		b.WriteString("  subgraph every_argo_cluster[\"" + label + "\"]\n    direction LR\n    root[\"Application cluster\"] --> ainfra[\"infrastructure (wave 0)\"] --> aapps[\"apps (wave 1)\"]\n  end\n")
+	}
 	return b.String()
 }
 

@@ -230,6 +230,9 @@ func TestFluxSystemDecryptsWhatSopsEncrypts(t *testing.T) {
 	for _, c := range syncCases() {
 		res := planOf(t, loadExample(t, c.name, c.edits...))
 		for _, d := range res.Decisions {
+			if d.ArgoCD() {
+				continue // no Flux there (argocd_test.go)
+			}
 			cl := res.Spec.RegionClusters(d.Region)[0].Name
 			secret := ClusterPath(d.Region, cl) + "/db-credentials.yaml"
 			encrypted := sopsRuleFor(t, res, secret) != ""
@@ -252,6 +255,9 @@ func TestFluxSystemAppliesAtTheProfileInterval(t *testing.T) {
 	for _, c := range syncCases() {
 		res := planOf(t, loadExample(t, c.name, c.edits...))
 		for _, d := range res.Decisions {
+			if d.ArgoCD() {
+				continue // no Flux there (argocd_test.go)
+			}
 			cl := res.Spec.RegionClusters(d.Region)[0].Name
 			ks := clusterSyncKustomization(t, res, d.Region, cl)
 			got, _ := dig(ks, "spec", "interval").(string)

@@ -92,6 +92,11 @@ func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result,
 		}
 	}
 	p.apps()
+	if p.anyArgo() {
+		if err := p.argocdShared(); err != nil {
+			return nil, err
+		}
+	}
 	for i := range l.Spec.Regions {
 		r := &l.Spec.Regions[i]
 		d := &res.Decisions[i]
@@ -101,6 +106,11 @@ func planRegions(l *spec.Loaded, regions []string, toolVersion string) (*Result,
 		p.regionOverlays(r, d)
 		if !d.K0s() {
 			p.k3sUpgradePlans(r, d)
+		}
+		if d.ArgoCD() {
+			if err := p.argocdRegion(r, d); err != nil {
+				return nil, err
+			}
 		}
 		p.clusters(r, d, l.RegionClusters(r.Name))
 		if err := p.bootstrap(r, d); err != nil {
@@ -144,6 +154,7 @@ func RegionPaths(region string) []string {
 		path.Join("apps/regions", region),
 		path.Join("clusters", region),
 		path.Join("bootstrap", region),
+		path.Join("argocd/regions", region),
 	}
 }
 

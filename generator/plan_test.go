@@ -178,14 +178,19 @@ func TestEveryClusterHasItsFolder(t *testing.T) {
 		res := planExample(t, name)
 		for _, c := range res.Spec.Clusters {
 			dir := ClusterPath(c.Region, c.Name)
-			for _, f := range []string{"kustomization.yaml", "cluster-vars.yaml", "infrastructure.yaml", "apps.yaml"} {
+			files, varsFile := []string{"kustomization.yaml", "cluster-vars.yaml", "infrastructure.yaml", "apps.yaml"}, "cluster-vars.yaml"
+			if d, _ := res.Region(c.Region); d.ArgoCD() {
+				files = []string{"kustomization.yaml", "cluster.yaml", "infrastructure.yaml", "apps.yaml", "apps/kustomization.yaml", "apps/cluster-vars.yaml"}
+				varsFile = "apps/cluster-vars.yaml"
+			}
+			for _, f := range files {
 				if _, ok := res.Tree.Get(dir + "/" + f); !ok {
 					t.Errorf("%s: %s/%s missing", name, dir, f)
 				}
 			}
-			vars, _ := res.Tree.Get(dir + "/cluster-vars.yaml")
+			vars, _ := res.Tree.Get(dir + "/" + varsFile)
 			if !bytes.Contains(vars.Content, []byte("CLUSTER_NAME: "+c.Name+"\n")) {
-				t.Errorf("%s: %s/cluster-vars.yaml does not name the cluster", name, dir)
+				t.Errorf("%s: %s/%s does not name the cluster", name, dir, varsFile)
 			}
 		}
 	}

@@ -4,7 +4,10 @@
 #   $FLEETGEN_E2E_CACHE/bin/<tool>-<version>
 # Usage: scripts/e2e-tools.sh [tool...]   (default: every tool)
 # Tools: kube-apiserver kine source-controller kustomize-controller
-#        flux-operator sops age
+#        flux-operator sops age, and (only when named) argocd
+# argocd needs, besides the proxy, the argo-cd repository at its tag for the
+# nested gitops-engine module the proxy does not serve: ARGOCD_MIRROR (a git
+# dir) or a clone of ARGOCD_GIT; it is not built by default for that reason.
 # Facts behind each recipe: /work/shared/design/E2E-FACTS.md (wrapper
 # modules for the replace directives, proxy gaps, flux-operator's FIPS mode).
 set -euo pipefail
@@ -20,6 +23,12 @@ FLUX_CONTROLLERS_VERSION=v1.9.6
 FLUX_OPERATOR_VERSION=v0.58.1
 SOPS_VERSION=v3.13.2
 AGE_VERSION=v1.3.1
+# Argo CD: the release fleetgen vendors (generator/argocd.go ArgoVersion).
+ARGOCD_VERSION=v3.5.1
+# Its gitops-engine, a nested module replaced by ./gitops-engine, is not
+# served by the proxy at the pseudo-version go.mod requires: it comes from
+# the argo-cd repository at the same tag (a git clone or mirror).
+ARGOCD_GIT=${ARGOCD_GIT:-https://github.com/argoproj/argo-cd.git}
 
 log() { printf '%s e2e-tools: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -163,6 +172,72 @@ build_age() {
 	log "built age-keygen $AGE_VERSION in $((SECONDS - start))s"
 }
 
+# build_argocd: application-controller, repo-server and git-ask-pass as one
+# binary (the name it runs under picks the command, as upstream's cmd/main.go
+# does), without the API server and so without the UI bundle the module zip
+# lacks. `go install` refuses the module (replace directives): build in the
+# downloaded source, with gitops-engine taken from the tag's tree.
+build_argocd() {
+	local name=argocd-$ARGOCD_VERSION
+	have "$name" && return 0
+	log "building $name (application-controller, repo-server; about 15 minutes on 2 cores)"
+	local start=$SECONDS dir=$SRC/$name
+	local mod
+	mod=$(cd "$SRC" && go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	rm -rf "$dir" && cp -r "$mod" "$dir" && chmod -R u+w "$dir"
+	if [ -d "${ARGOCD_MIRROR:-}" ]; then
+		git --git-dir="$ARGOCD_MIRROR" archive "$ARGOCD_VERSION" gitops-engine | tar x -C "$dir"
+	else
+		local tmp
+		tmp=$(mktemp -d)
+		git clone -q --depth 1 --branch "$ARGOCD_VERSION" --filter=blob:none --sparse "$ARGOCD_GIT" "$tmp/argo-cd"
+		git -C "$tmp/argo-cd" sparse-checkout set gitops-engine
+		cp -r "$tmp/argo-cd/gitops-engine" "$dir/" && rm -rf "$tmp"
+	fi
+	mkdir -p "$dir/hack/fleetgen-e2e"
+	cat >"$dir/hack/fleetgen-e2e/main.go" <<'GO'
+// Command fleetgen-e2e-argocd is Argo CD's multi-call binary limited to what
+// a core install runs: no API server, so no UI bundle is needed.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	appcontroller "github.com/argoproj/argo-cd/v3/cmd/argocd-application-controller/commands"
+	gitaskpass "github.com/argoproj/argo-cd/v3/cmd/argocd-git-ask-pass/commands"
+	reposerver "github.com/argoproj/argo-cd/v3/cmd/argocd-repo-server/commands"
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	var cmd *cobra.Command
+	name := filepath.Base(os.Args[0])
+	if v := os.Getenv("ARGOCD_BINARY_NAME"); v != "" {
+		name = v // how repo-server runs git's askpass helper (util/askpass)
+	}
+	switch name {
+	case "argocd-application-controller":
+		cmd = appcontroller.NewCommand()
+	case "argocd-repo-server":
+		cmd = reposerver.NewCommand()
+	case "argocd-git-ask-pass":
+		cmd = gitaskpass.NewCommand()
+	default:
+		fmt.Fprintln(os.Stderr, "run as argocd-application-controller, argocd-repo-server or argocd-git-ask-pass")
+		os.Exit(2)
+	}
+	if err := cmd.Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+GO
+	(cd "$dir" && go build -trimpath -o "$dir/$name.tmp" ./hack/fleetgen-e2e)
+	install_bin "$dir/$name.tmp" "$name"
+	log "built $name in $((SECONDS - start))s (redis-server comes from Debian: apt-get install redis-server)"
+}
+
 tools=("$@")
 [ ${#tools[@]} -gt 0 ] || tools=(kube-apiserver kine source-controller kustomize-controller flux-operator sops age)
 total=$SECONDS
@@ -174,6 +249,7 @@ for t in "${tools[@]}"; do
 	flux-operator) build_flux_operator ;;
 	sops) build_sops ;;
 	age) build_age ;;
+	argocd) build_argocd ;;
 	*) echo "e2e-tools: unknown tool $t" >&2; exit 2 ;;
 	esac
 done

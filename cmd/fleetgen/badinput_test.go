@@ -742,6 +742,7 @@ func badCases(t *testing.T) []badCase {
 	cases = append(cases, appSourceBadCases(t)...)
 	cases = append(cases, k0sBadCases(t)...)
 	cases = append(cases, wasmBadCases(t)...)
+	cases = append(cases, argoBadCases(t)...)
 	return cases
 }
 

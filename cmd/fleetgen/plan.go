@@ -122,7 +122,11 @@ func writePlanText(w io.Writer, res *generator.Result, status []ringStatus) erro
 		if d.K0s() {
 			fmt.Fprintf(w, "  distribution: k0s (spec.distribution)\n")
 		}
-		fmt.Fprintf(w, "  datastore: %s   flux: %s (size %s)   disabled: %s\n", d.Datastore, strings.Join(d.FluxComponents, ", "), d.FluxSize, strings.Join(d.Disable, ", "))
+		if d.ArgoCD() {
+			fmt.Fprintf(w, "  datastore: %s   engine: Argo CD %s core (%s)   disabled: %s\n", d.Datastore, generator.ArgoVersion, strings.Join(generator.ArgoComponents, ", "), strings.Join(d.Disable, ", "))
+		} else {
+			fmt.Fprintf(w, "  datastore: %s   flux: %s (size %s)   disabled: %s\n", d.Datastore, strings.Join(d.FluxComponents, ", "), d.FluxSize, strings.Join(d.Disable, ", "))
+		}
 		switch d.Charts {
 		case generator.ChartsFlux:
 			fmt.Fprintf(w, "  charts: Flux HelmRelease (helm-controller)\n")
@@ -146,8 +150,13 @@ func writePlanText(w io.Writer, res *generator.Result, status []ringStatus) erro
 			}
 			src += ")"
 		}
-		fmt.Fprintf(w, "  %s poll %s (timeout %s), apply every %s (retry %s, timeout %s), jitter ±%d%%, sparse checkout %v\n",
-			src, p.GitInterval, p.GitTimeout, p.SyncInterval, p.RetryInterval, p.ApplyTimeout, p.JitterPercent, p.SparseCheckout)
+		if d.ArgoCD() {
+			fmt.Fprintf(w, "  git poll %s (+ up to %s jitter, timeout %s), sync retry %s doubling up to %s, sync timeout %s, drift corrected on change (selfHeal), clone depth from the repository Secret (1 as the bootstrap README makes it)\n",
+				p.GitInterval, generator.ArgoJitter(p), p.GitTimeout, p.RetryInterval, p.SyncInterval, p.ApplyTimeout)
+		} else {
+			fmt.Fprintf(w, "  %s poll %s (timeout %s), apply every %s (retry %s, timeout %s), jitter ±%d%%, sparse checkout %v\n",
+				src, p.GitInterval, p.GitTimeout, p.SyncInterval, p.RetryInterval, p.ApplyTimeout, p.JitterPercent, p.SparseCheckout)
+		}
 		fmt.Fprintf(w, "  nodes hold: %s\n", generator.NodeKey(res.Spec, d.Region))
 		if d.K0s() {
 			fmt.Fprintf(w, "  k0s: %s (pinned), upgrades: not generated yet (no k0s autopilot Plan)\n", d.Upgrade.Version)
@@ -286,6 +295,7 @@ type regionJSON struct {
 	Clusters       int                       `json:"clusters"`
 	Hardware       any                       `json:"hardware"`
 	Distribution   string                    `json:"distribution"`
+	Engine         string                    `json:"engine"`
 	Datastore      string                    `json:"datastore"`
 	FluxComponents []string                  `json:"fluxComponents"`
 	FluxSize       string                    `json:"fluxSize"`
@@ -325,7 +335,7 @@ func writePlanJSON(w io.Writer, res *generator.Result, status []ringStatus, load
 		out.Regions = append(out.Regions, regionJSON{Rings: rings,
 			Name: d.Region, Clusters: len(res.Spec.RegionClusters(d.Region)),
 			Hardware:     map[string]any{"arch": d.Hardware.Arch, "memory": d.Hardware.Memory, "cpus": d.Hardware.CPUs, "storage": d.Hardware.Storage, "nodes": d.Hardware.Nodes},
-			Distribution: d.Distribution, Datastore: d.Datastore, FluxComponents: d.FluxComponents, FluxSize: d.FluxSize, Disabled: d.Disable,
+			Distribution: d.Distribution, Engine: d.Engine, Datastore: d.Datastore, FluxComponents: d.FluxComponents, FluxSize: d.FluxSize, Disabled: d.Disable,
 			Connectivity: d.Connectivity, NodeKey: generator.NodeKey(res.Spec, d.Region), Reasons: d.Reasons, Budget: d.Budget,
 			Upgrades: d.Upgrade, Charts: d.Charts, Wasm: d.Wasm,
 		})

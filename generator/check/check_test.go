@@ -240,6 +240,31 @@ func TestSOPSSecretPasses(t *testing.T) {
 	}
 }
 
+// TestEmptySecretPasses: a Secret without data (Argo CD's argocd-secret, which
+// Argo CD fills on the cluster) holds nothing to encrypt; one with a value
+// in data or stringData, even beside an empty one, is still refused.
+func TestEmptySecretPasses(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		ok   bool
+	}{
+		{"", true},
+		{"data: {}\n", true},
+		{"data:\n", true},
+		{"data: {}\nstringData: {password: hunter2}\n", false},
+		{"data: {token: aHVudGVyMg==}\n", false},
+	} {
+		fx := newFixture(fixtureOpts{regions: 1, clusters: 1})
+		fx["infrastructure/base/empty-secret.yaml"] = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: argocd-secret\n  namespace: argocd\ntype: Opaque\n" + c.body
+		rep := validate(t, fx)
+		found := hasFinding(rep.Errors, "infrastructure/base/empty-secret.yaml", 1, "plaintext Secret argocd/argocd-secret")
+		if found == c.ok {
+			dump(t, rep)
+			t.Errorf("Secret with %q: reported %v, want %v", c.body, found, !c.ok)
+		}
+	}
+}
+
 func TestMissingGotkComponentsWarnsOnce(t *testing.T) {
 	fx := newFixture(fixtureOpts{regions: 2, clusters: 3, classic: true})
 	rep := validate(t, fx)

@@ -216,7 +216,7 @@ func parseFile(p string, content []byte) fileResult {
 		if kind == "" {
 			continue
 		}
-		if kind == "Secret" && apiVersion == "v1" && !sops && !publicKeysOnly(m) {
+		if kind == "Secret" && apiVersion == "v1" && !sops && !publicKeysOnly(m) && !emptySecret(m) {
 			res.errs = append(res.errs, Finding{File: p, Line: m.Line, Message: "plaintext Secret " +
 				qualify(namespace, name) + ": commit Secrets only SOPS-encrypted (sops --encrypt --in-place " + p + ")"})
 		}
@@ -234,6 +234,22 @@ func parseFile(p string, content []byte) fileResult {
 // keys under *.pub keys (a cosign verification Secret such as
 // spec.delivery.verify's): public keys are not credentials, and the
 // cluster must read them before it can verify what it pulls.
+// emptySecret: a Secret without data or stringData (or with empty ones)
+// holds nothing secret; Argo CD's install ships argocd-secret that way and
+// fills it on the cluster.
+func emptySecret(m *yaml.Node) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i].Value, m.Content[i+1]
+		if k != "data" && k != "stringData" {
+			continue
+		}
+		if (v.Kind == yaml.MappingNode && len(v.Content) > 0) || (v.Kind == yaml.ScalarNode && v.Tag != "!!null") || v.Kind == yaml.SequenceNode || v.Kind == yaml.AliasNode {
+			return false
+		}
+	}
+	return true
+}
+
 func publicKeysOnly(m *yaml.Node) bool {
 	n := 0
 	for i := 0; i+1 < len(m.Content); i += 2 {

@@ -13,6 +13,7 @@ const (
 	DefaultOperatorChartVersion = "0.58.1"
 	DefaultK3sVersion           = "v1.37.1+k3s1"
 	DefaultDistribution         = "k3s"
+	DefaultEngine               = "flux"
 	DefaultK0sVersion           = "v1.36.3+k0s.2"
 	DefaultDatastore            = "auto"
 	DefaultConnectivity         = "intermittent"
@@ -49,6 +50,7 @@ func (l *Loaded) Default() {
 	def(&s.K3s.Version, DefaultK3sVersion)
 	def(&s.K3s.Datastore, DefaultDatastore)
 	def(&s.Distribution, DefaultDistribution)
+	def(&s.Engine, DefaultEngine)
 	def(&s.K0s.Version, DefaultK0sVersion)
 	defaultWindows(s)
 	def(&s.Connectivity, DefaultConnectivity)
@@ -82,6 +84,7 @@ func (l *Loaded) Default() {
 		def(&r.ClusterPrefix, r.Name)
 		def(&r.Connectivity, s.Connectivity)
 		def(&r.Distribution, s.Distribution)
+		def(&r.Engine, s.Engine)
 		def(&r.Bandwidth, s.Bandwidth)
 	}
 }

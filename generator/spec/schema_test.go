@@ -26,6 +26,8 @@ var enums = map[string][]string{
 	"K3s.datastore":          Datastores,
 	"FleetSpec.distribution": Distributions,
 	"Region.distribution":    Distributions,
+	"FleetSpec.engine":       Engines,
+	"Region.engine":          Engines,
 	"Hardware.arch":          Arches,
 	"Hardware.storage":       StorageKinds,
 	"Delivery.mode":          DeliveryModes,

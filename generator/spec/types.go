@@ -44,6 +44,11 @@ type FleetSpec struct {
 	// "microk8s" is answered by `fleetgen plan` (with its reasons and
 	// figures for the hardware) but not generated.
 	Distribution string `yaml:"distribution,omitempty"`
+	// Engine is the GitOps engine every cluster runs, fleet-wide default:
+	// "flux" (default) or "argocd" (Argo CD in pull mode: one small Argo CD
+	// per cluster syncing the fleet repository; never a central Argo CD
+	// pushing to the clusters' API servers). A region may set its own.
+	Engine string `yaml:"engine,omitempty"`
 	// K3s settings shared by every node.
 	K3s K3s `yaml:"k3s,omitempty"`
 	// K0s settings shared by every k0s node.
@@ -333,6 +338,8 @@ type Region struct {
 	ClusterPrefix string   `yaml:"clusterPrefix,omitempty"`
 	// Distribution overrides spec.distribution for this region: k3s | k0s.
 	Distribution string `yaml:"distribution,omitempty"`
+	// Engine overrides spec.engine for this region: flux | argocd.
+	Engine string `yaml:"engine,omitempty"`
 	// Overrides of the fleet defaults.
 	Hardware     *Hardware `yaml:"hardware,omitempty"`
 	Connectivity string    `yaml:"connectivity,omitempty"`

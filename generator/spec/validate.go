@@ -38,7 +38,9 @@ var (
 	Datastores    = []string{"auto", "sqlite", "etcd"}
 	// Distributions fleetgen answers for; microk8s is answered by plan
 	// (refused, with its reasons and figures), never generated.
-	Distributions      = []string{"k3s", "k0s", "microk8s"}
+	Distributions = []string{"k3s", "k0s", "microk8s"}
+	// Engines: the GitOps engine of a cluster (spec.engine).
+	Engines            = []string{"flux", "argocd"}
 	Arches             = []string{"amd64", "arm64"}
 	StorageKinds       = []string{"sd", "emmc", "ssd", "nvme"}
 	ConnectivityKinds  = []string{"always-on", "intermittent", "satellite", "air-gapped"}
@@ -149,6 +151,7 @@ func (l *Loaded) Validate() Errors {
 	}
 	v.oneOf("spec.k3s.datastore", s.K3s.Datastore, Datastores)
 	v.distributions(s)
+	v.engines(s)
 	v.maintenanceWindows(s)
 	v.hardware("spec.hardware", s.Hardware, false)
 	v.oneOf("spec.connectivity", s.Connectivity, ConnectivityKinds)
@@ -557,7 +560,8 @@ func (v *validator) ageRecipients(field string, rs []string) bool {
 // decrypts them. Without one, the nodes would need the operators'
 // fleet-wide key, and one stolen node would decrypt every region's secrets.
 func (v *validator) regionKey(p string, r *Region, fleet []string) {
-	if v.badFleetKeys || (len(fleet) == 0 && len(r.AgeRecipients) == 0) {
+	if v.badFleetKeys || (len(fleet) == 0 && len(r.AgeRecipients) == 0) || r.Engine == "argocd" {
+		// An Argo CD region decrypts nothing: engines() refuses its keys.
 		return // nothing of this region is encrypted: its nodes hold no key
 	}
 	own := 0
@@ -811,5 +815,63 @@ func (v *validator) distributions(s *FleetSpec) {
 	}
 	if allK0s && s.MaintenanceWindow != nil {
 		v.add("spec.maintenanceWindow", "every region runs k0s: fleetgen does not generate k0s upgrades yet (k0s autopilot Plans), so no window would apply; remove it")
+	}
+}
+
+// engines checks spec.engine and each region's, and refuses what fleetgen
+// does not generate for Argo CD yet, naming the field: k0s, OCI delivery,
+// rings, SOPS decryption, signed commits, and chart or remote-base apps.
+func (v *validator) engines(s *FleetSpec) {
+	v.oneOf("spec.engine", s.Engine, Engines)
+	reported := map[string]bool{}
+	once := func(field, format string, args ...any) {
+		if !reported[field] {
+			reported[field] = true
+			v.add(field, format, args...)
+		}
+	}
+	for i := range s.Regions {
+		r := &s.Regions[i]
+		field := fmt.Sprintf("spec.regions[%d].engine", i)
+		if _, set := v.l.lines[field]; set {
+			v.oneOf(field, r.Engine, Engines)
+		} else {
+			field = "spec.engine"
+		}
+		if r.Engine != "argocd" {
+			continue
+		}
+		who := fmt.Sprintf("region %q runs Argo CD (%s)", r.Name, field)
+		if r.Distribution == "k0s" {
+			df := fmt.Sprintf("spec.regions[%d].distribution", i)
+			if _, set := v.l.lines[df]; !set {
+				df = "spec.distribution"
+			}
+			once(df, "%s on k0s: fleetgen installs Argo CD through K3s's auto-deploy folder only; use distribution k3s or engine flux for this region", who)
+		}
+		if s.OCI() {
+			once("spec.delivery.mode", "oci is not offered with Argo CD yet: %s, and fleetgen's per-cluster artifacts are Flux OCI artifacts (application/vnd.cncf.flux.content.v1.tar+gzip), which Argo CD's OCI source does not read; use delivery mode git or engine flux", who)
+		}
+		if s.HasRings() {
+			once("spec.rings", "rings are not offered with Argo CD yet: %s; its Applications would have to follow the ring branches, which fleetgen does not generate; remove spec.rings or use engine flux", who)
+		}
+		if s.Git.VerifySecretName != "" {
+			once("spec.git.verifySecretName", "%s: commit signature verification is generated for Flux only (Argo CD verifies GnuPG signatures through AppProject signatureKeys, not generated yet); remove it or use engine flux", who)
+		}
+		if rs := s.RegionRecipients(r); len(rs) > 0 {
+			kf := fmt.Sprintf("spec.regions[%d].ageRecipients", i)
+			if len(r.AgeRecipients) == 0 {
+				kf = "spec.secrets.ageRecipients"
+			}
+			once(kf, "%s, which does not decrypt SOPS files (no KSOPS or helm-secrets plugin is generated): its clusters could not read a secret encrypted for them. Remove the age recipients for this region (and keep its secrets out of git: provision.sh installs Secrets from local files), or use engine flux", who)
+		}
+		for j, a := range s.Apps {
+			switch a.Kind() {
+			case "chart":
+				once(fmt.Sprintf("spec.apps[%d].chart", j), "%s: chart apps are rendered as Flux HelmReleases or K3s HelmCharts with Flux substitution, not for Argo CD yet; ship %q as an image app or use engine flux", who, a.Name)
+			case "kustomize":
+				once(fmt.Sprintf("spec.apps[%d].kustomize", j), "%s: remote Kustomize bases are rendered as Flux GitRepository and Kustomization objects, not for Argo CD yet; ship %q as an image app or use engine flux", who, a.Name)
+			}
+		}
 	}
 }
