@@ -48,6 +48,8 @@ type Source struct {
 	blobs   map[string][]byte
 	checked map[string]func() error
 	lazy    map[string]func() ([]Unit, error) // region -> its units with files
+	// builder compresses the files a region's artifacts share once.
+	builder *Builder
 }
 
 // regionPaths are the folders whose trees make a region's key.
@@ -169,7 +171,7 @@ func (s *Source) BuildUnchecked(u Unit) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Build(u, s.Spec.Metadata.Name, s.Spec.Spec.Git.URL)
+	return s.builder.Build(u, s.Spec.Metadata.Name, s.Spec.Spec.Git.URL)
 }
 
 // Check is CheckRegion of u's region.
@@ -219,7 +221,8 @@ func FromCommitKnown(dir string, known func(*spec.Loaded) *Record) (*Source, err
 		return nil, fmt.Errorf("%s: no commit yet", dir)
 	}
 	src := &Source{Commit: commit.String(), Spec: l, repo: repo, commit: commit, blobs: map[string][]byte{},
-		checked: map[string]func() error{}, lazy: map[string]func() ([]Unit, error){}, RegionKeys: map[string]string{}}
+		checked: map[string]func() error{}, lazy: map[string]func() ([]Unit, error){}, RegionKeys: map[string]string{},
+		builder: NewBuilder()}
 	var rec *Record
 	if known != nil {
 		rec = known(l)
