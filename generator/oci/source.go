@@ -495,7 +495,12 @@ func (s *Source) checkRegion(region string) error {
 		}
 		t.Files = append(t.Files, tree.File{Path: f.Path, Content: f.Content, Owner: tree.Generated, Mode: mode})
 	}
-	rep, err := check.Tree(t, check.Options{Workers: 1})
+	// The region's overlays and the cluster's folder are built on their
+	// own; the bases only as what those (and the Flux Kustomizations'
+	// paths) include: building them alone too would repeat, in every
+	// region, what the overlays' builds already did (as a one-region
+	// regeneration checks: generator.Result.Check).
+	rep, err := check.Tree(t, check.Options{Workers: 1, Only: []string{"apps/regions/" + region, "infrastructure/regions/" + region, "clusters/" + region}})
 	if err != nil {
 		return fmt.Errorf("artifact %s: %w", u.Tag, err)
 	}
