@@ -42,8 +42,13 @@ type Source struct {
 	// files until a build needs them).
 	Skipped int
 
-	repo    *gitrepo.Repo
-	commit  plumbing.Hash
+	repo   *gitrepo.Repo
+	commit plumbing.Hash
+	// gitMu serializes reads of repo once builds run: go-git's packfile
+	// reader is not safe for concurrent use (concurrent reads of a
+	// region's tree, listed lazily, and of blobs panicked or failed with
+	// "zlib: invalid checksum"). Taken after mu, never before it.
+	gitMu   sync.Mutex
 	mu      sync.Mutex
 	blobs   map[string][]byte
 	checked map[string]func() error
@@ -142,7 +147,10 @@ func (s *Source) Load(u Unit) (Unit, error) {
 			b, ok := s.blobs[f.Hash]
 			if !ok {
 				var err error
-				if b, err = s.repo.ReadBlob(plumbing.NewHash(f.Hash)); err != nil {
+				s.gitMu.Lock()
+				b, err = s.repo.ReadBlob(plumbing.NewHash(f.Hash))
+				s.gitMu.Unlock()
+				if err != nil {
 					return u, fmt.Errorf("%s: %w", f.Path, err)
 				}
 				s.blobs[f.Hash] = b
@@ -347,7 +355,9 @@ func (s *Source) ringUnits() error {
 // listUnits lists the commit's files under prefixes and makes the units
 // of the regions for which want is true.
 func (s *Source) listUnits(prefixes []string, want func(string) bool) ([]Unit, error) {
+	s.gitMu.Lock()
 	committed, err := s.repo.ListCommitTree(s.commit, prefixes)
+	s.gitMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
