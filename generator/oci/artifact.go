@@ -283,10 +283,9 @@ type sharedPart struct {
 }
 
 // flateWriters (sharedLevel, reset without a dictionary) and dictWriters
-// (gzipLevel, reset with
-// ResetDict only: a writer's Reset reuses the last dictionary it was
-// given) are reused: a deflate writer's state is hundreds of kilobytes,
-// and publish makes thousands of layers.
+// (gzipLevel, reset with ResetDict only: a writer's Reset reuses the last
+// dictionary it was given) are reused: a deflate writer's state is
+// hundreds of kilobytes, and publish makes thousands of layers.
 var flateWriters, dictWriters = sync.Pool{New: func() any {
 	w, _ := flate.NewWriter(nil, sharedLevel) // a valid level: no error
 	return w
