@@ -399,6 +399,7 @@ func ociSizes(res *Result, m *LoadModel, siteBytes, regionEgress, clusterBytes m
 	for _, u := range units {
 		byRegion[u.Region] = append(byRegion[u.Region], u)
 	}
+	builder := oci.NewBuilder()
 	for region, us := range byRegion {
 		sample := us
 		if m.Sampled && len(us) > 2 {
@@ -406,7 +407,7 @@ func ociSizes(res *Result, m *LoadModel, siteBytes, regionEgress, clusterBytes m
 		}
 		var sum, maxB int64
 		for _, u := range sample {
-			a, err := oci.Build(u, l.Metadata.Name, l.Spec.Git.URL)
+			a, err := builder.Build(u, l.Metadata.Name, l.Spec.Git.URL)
 			if err != nil {
 				return err
 			}

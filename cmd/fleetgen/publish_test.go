@@ -344,6 +344,22 @@ func TestPublishRefusesAnArtifactThatWouldNotBuild(t *testing.T) {
 	}
 }
 
+// The region check builds the bases only as part of the overlays that
+// include them (not on their own in every region): a broken base still
+// stops every region's artifacts.
+func TestPublishRefusesABrokenBase(t *testing.T) {
+	dir := cargoRepo(t)
+	repo := ociRegistry(t)
+	commitEdit(t, dir, "apps/base/engine-telemetry/kustomization.yaml", "- service.yaml\n", "- service.yaml\n- missing.yaml\n")
+	out, errs, code := fleetgen(t, "publish", "--dir", dir, "--registry", repo, "--jobs", "1")
+	if code == 0 || !strings.Contains(errs, "would not build on their clusters") || !strings.Contains(errs, "missing.yaml") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if strings.Contains(out, "pushed      ") {
+		t.Errorf("an artifact was pushed:\n%s", out)
+	}
+}
+
 // With spec.rings, publish builds each cluster's artifact from its ring's
 // branch: a commit on main reaches no ship until its ring is promoted, and
 // then only that ring's ships.

@@ -241,7 +241,33 @@ func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, err
 	}
 	next := make(chan int)
 	toPush := make(chan built, 128)
+	checks := newRegionChecks(o.Check)
 	var builders, pushers sync.WaitGroup
+	// A region's check starts before a pusher needs it. Regions with a
+	// tag missing from the registry (their artifacts are built, whatever
+	// the record says) are checked in the background, in unit order, one
+	// at a time: a full publish's checks then run beside the builds and
+	// pushes instead of each stopping the pushes of its region until it
+	// is done. Any other region's check starts when a builder first
+	// decides to build one of its units.
+	if o.Check != nil {
+		var ahead []Unit
+		seen := map[string]bool{}
+		for _, u := range units {
+			if !tags[u.Tag] && !seen[u.Region] {
+				seen[u.Region] = true
+				ahead = append(ahead, u)
+			}
+		}
+		builders.Go(func() {
+			for _, u := range ahead {
+				if stopCtx.Err() != nil {
+					return
+				}
+				checks.run(u)
+			}
+		})
+	}
 	for range jobs {
 		builders.Add(1)
 		go func() {
@@ -249,7 +275,7 @@ func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, err
 			for i := range next {
 				u := units[i]
 				known := rec.Tags[u.Tag]
-				res, a, err := prepareOne(stopCtx, u, tags, known, build, o, reg, timeout)
+				res, a, err := prepareOne(stopCtx, u, tags, known, build, o, reg, timeout, checks)
 				if err != nil || a == nil {
 					finished(i, res, err)
 					continue
@@ -267,7 +293,7 @@ func Publish(ctx context.Context, units []Unit, build func(Unit) (*Artifact, err
 				if netCtx.Err() != nil {
 					continue // drain
 				}
-				res, err := finishOne(netCtx, units[b.i], b.out, b.a, tags, b.known, o, reg, timeout)
+				res, err := finishOne(netCtx, units[b.i], b.out, b.a, tags, b.known, o, reg, timeout, checks)
 				finished(b.i, res, err)
 			}
 		}()
@@ -284,6 +310,7 @@ feed:
 	builders.Wait()
 	close(toPush)
 	pushers.Wait()
+	checks.bg.Wait()
 	for i := range units {
 		if done[i] {
 			out.Outcomes = append(out.Outcomes, outcomes[i])
@@ -341,7 +368,7 @@ func (c *Conn) wait(ctx context.Context) (*registryClient, map[string]bool, erro
 // prepareOne decides whether u's tag already holds its content (from the
 // record, a HEAD or a GET: then it is done, signed if asked, and the
 // artifact is nil), else builds u's artifact for finishOne.
-func prepareOne(ctx context.Context, u Unit, tags map[string]bool, known RecordEntry, build func(Unit) (*Artifact, error), o PublishOptions, reg *registryClient, timeout time.Duration) (Outcome, *Artifact, error) {
+func prepareOne(ctx context.Context, u Unit, tags map[string]bool, known RecordEntry, build func(Unit) (*Artifact, error), o PublishOptions, reg *registryClient, timeout time.Duration, checks *regionChecks) (Outcome, *Artifact, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ref := o.Repository.Tag(u.Tag)
@@ -399,6 +426,7 @@ func prepareOne(ctx context.Context, u Unit, tags map[string]bool, known RecordE
 			}
 		}
 	}
+	checks.start(u)
 	a, err := build(u)
 	if err != nil {
 		return out, nil, err
@@ -407,13 +435,55 @@ func prepareOne(ctx context.Context, u Unit, tags map[string]bool, known RecordE
 	return out, a, nil
 }
 
+// regionChecks runs PublishOptions.Check once per region, and lets it
+// start before its result is needed.
+type regionChecks struct {
+	check func(Unit) error
+	mu    sync.Mutex
+	once  map[string]func() error
+	bg    sync.WaitGroup // the checks started by start
+}
+
+func newRegionChecks(check func(Unit) error) *regionChecks {
+	return &regionChecks{check: check, once: map[string]func() error{}}
+}
+
+func (c *regionChecks) get(u Unit) (f func() error, first bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.once[u.Region]
+	if !ok {
+		f = sync.OnceValue(func() error { return c.check(u) })
+		c.once[u.Region] = f
+	}
+	return f, !ok
+}
+
+// run returns the check's result for u's region, running it if no one
+// has yet (nil without a check).
+func (c *regionChecks) run(u Unit) error {
+	if c.check == nil {
+		return nil
+	}
+	f, _ := c.get(u)
+	return f()
+}
+
+// start starts u's region's check in the background if no one has yet.
+func (c *regionChecks) start(u Unit) {
+	if c.check == nil {
+		return
+	}
+	if f, first := c.get(u); first {
+		c.bg.Go(func() { f() })
+	}
+}
+
 // finishOne runs u's region check (o.Check), then pushes a built artifact
 // whose digest is not the tag's (a dry run says it would) and signs it.
-func finishOne(ctx context.Context, u Unit, out Outcome, a *Artifact, tags map[string]bool, known RecordEntry, o PublishOptions, reg *registryClient, timeout time.Duration) (Outcome, error) {
-	if o.Check != nil {
-		if err := o.Check(u); err != nil {
-			return out, err
-		}
+func finishOne(ctx context.Context, u Unit, out Outcome, a *Artifact, tags map[string]bool, known RecordEntry, o PublishOptions, reg *registryClient, timeout time.Duration, checks *regionChecks) (Outcome, error) {
+	if err := checks.run(u); err != nil {
+		return out, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

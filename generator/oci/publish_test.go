@@ -182,3 +182,49 @@ func TestPublishUsesTheConnectionStartedEarly(t *testing.T) {
 		t.Errorf("%d pushed; pings %d, tag lists %d, want 1 each", n, hits["ping"], hits["tags"])
 	}
 }
+
+// In a publish that builds whole regions (their tags are new), a
+// region's check does not wait until the pushes of the regions before it
+// are done: it runs beside them.
+func TestPublishChecksTheNextRegionWhileOneIsPushed(t *testing.T) {
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	var pushed [2]atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * time.Millisecond)
+		inner.ServeHTTP(w, r)
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/r") {
+			tag := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+			if strings.HasPrefix(tag, "r0-") {
+				pushed[0].Add(1)
+			} else if strings.HasPrefix(tag, "r1-") {
+				pushed[1].Add(1)
+			}
+		}
+	}))
+	defer srv.Close()
+	repo, _ := name.NewRepository(strings.TrimPrefix(srv.URL, "http://")+"/fleet", name.StrictValidation)
+	const perRegion = 40
+	var mu sync.Mutex
+	startedAt := map[string]int64{} // region -> artifacts of region-0 pushed when its check started
+	check := func(u Unit) error {
+		mu.Lock()
+		startedAt[u.Region] = pushed[0].Load()
+		mu.Unlock()
+		if u.Region == "region-1" && pushed[1].Load() > 0 {
+			return fmt.Errorf("region-1 pushed before its check")
+		}
+		time.Sleep(10 * time.Millisecond) // a kustomize build
+		return nil
+	}
+	rep, err := Publish(context.Background(), pipelineUnits(2, perRegion), func(u Unit) (*Artifact, error) { return Build(u, "fleet", "src") },
+		PublishOptions{Repository: repo, Fleet: "fleet", Jobs: 4, Check: check})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := rep.Count(Pushed); n != 2*perRegion {
+		t.Fatalf("%d pushed", n)
+	}
+	if got := startedAt["region-1"]; got > perRegion/2 {
+		t.Errorf("region-1's check started when %d of region-0's %d artifacts were pushed: it waited for them", got, perRegion)
+	}
+}

@@ -42,12 +42,19 @@ type Source struct {
 	// files until a build needs them).
 	Skipped int
 
-	repo    *gitrepo.Repo
-	commit  plumbing.Hash
+	repo   *gitrepo.Repo
+	commit plumbing.Hash
+	// gitMu serializes reads of repo once builds run: go-git's packfile
+	// reader is not safe for concurrent use (concurrent reads of a
+	// region's tree, listed lazily, and of blobs panicked or failed with
+	// "zlib: invalid checksum"). Taken after mu, never before it.
+	gitMu   sync.Mutex
 	mu      sync.Mutex
 	blobs   map[string][]byte
 	checked map[string]func() error
 	lazy    map[string]func() ([]Unit, error) // region -> its units with files
+	// builder compresses the files a region's artifacts share once.
+	builder *Builder
 }
 
 // regionPaths are the folders whose trees make a region's key.
@@ -140,7 +147,10 @@ func (s *Source) Load(u Unit) (Unit, error) {
 			b, ok := s.blobs[f.Hash]
 			if !ok {
 				var err error
-				if b, err = s.repo.ReadBlob(plumbing.NewHash(f.Hash)); err != nil {
+				s.gitMu.Lock()
+				b, err = s.repo.ReadBlob(plumbing.NewHash(f.Hash))
+				s.gitMu.Unlock()
+				if err != nil {
 					return u, fmt.Errorf("%s: %w", f.Path, err)
 				}
 				s.blobs[f.Hash] = b
@@ -169,7 +179,7 @@ func (s *Source) BuildUnchecked(u Unit) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Build(u, s.Spec.Metadata.Name, s.Spec.Spec.Git.URL)
+	return s.builder.Build(u, s.Spec.Metadata.Name, s.Spec.Spec.Git.URL)
 }
 
 // Check is CheckRegion of u's region.
@@ -219,7 +229,8 @@ func FromCommitKnown(dir string, known func(*spec.Loaded) *Record) (*Source, err
 		return nil, fmt.Errorf("%s: no commit yet", dir)
 	}
 	src := &Source{Commit: commit.String(), Spec: l, repo: repo, commit: commit, blobs: map[string][]byte{},
-		checked: map[string]func() error{}, lazy: map[string]func() ([]Unit, error){}, RegionKeys: map[string]string{}}
+		checked: map[string]func() error{}, lazy: map[string]func() ([]Unit, error){}, RegionKeys: map[string]string{},
+		builder: NewBuilder()}
 	var rec *Record
 	if known != nil {
 		rec = known(l)
@@ -344,7 +355,9 @@ func (s *Source) ringUnits() error {
 // listUnits lists the commit's files under prefixes and makes the units
 // of the regions for which want is true.
 func (s *Source) listUnits(prefixes []string, want func(string) bool) ([]Unit, error) {
+	s.gitMu.Lock()
 	committed, err := s.repo.ListCommitTree(s.commit, prefixes)
+	s.gitMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -492,7 +505,12 @@ func (s *Source) checkRegion(region string) error {
 		}
 		t.Files = append(t.Files, tree.File{Path: f.Path, Content: f.Content, Owner: tree.Generated, Mode: mode})
 	}
-	rep, err := check.Tree(t, check.Options{Workers: 1})
+	// The region's overlays and the cluster's folder are built on their
+	// own; the bases only as what those (and the Flux Kustomizations'
+	// paths) include: building them alone too would repeat, in every
+	// region, what the overlays' builds already did (as a one-region
+	// regeneration checks: generator.Result.Check).
+	rep, err := check.Tree(t, check.Options{Workers: 1, Only: []string{"apps/regions/" + region, "infrastructure/regions/" + region, "clusters/" + region}})
 	if err != nil {
 		return fmt.Errorf("artifact %s: %w", u.Tag, err)
 	}
